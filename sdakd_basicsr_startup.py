@@ -68,7 +68,11 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _TrainFromWorkingDirLoader(importlib.abc.Loader):
-    """Gives runpy the code ``basicsr.train.train_pipeline(os.getcwd())`` for ``python -m basicsr.train``."""
+    """Gives runpy the code ``basicsr.train.train_pipeline(os.getcwd())`` for ``python -m basicsr.train``.
+
+    runpy asks a loader for ``get_code``; a plain ``import basicsr.train`` uses ``exec_module``, which stays
+    basicsr's own.
+    """
 
     def __init__(self, original_loader):
         self.original_loader = original_loader
@@ -78,10 +82,10 @@ class _TrainFromWorkingDirLoader(importlib.abc.Loader):
         return compile(source, getattr(self.original_loader, 'path', '<basicsr.train>'), 'exec')
 
     def create_module(self, spec):
-        return None
+        return self.original_loader.create_module(spec)
 
     def exec_module(self, module):
-        exec(self.get_code(module.__name__), module.__dict__)
+        self.original_loader.exec_module(module)
 
     def __getattr__(self, name):
         return getattr(self.original_loader, name)

@@ -1,14 +1,26 @@
 """Small, targeted fixes to BasicSR's training entry, applied when sdakd_basicsr is imported.
 
-Nothing here edits installed files; ``basicsr.train.load_resume_state`` is swapped for a version that
-* maps the resume state to the CPU when there is no GPU (1.4.2 calls ``torch.cuda.current_device()``), and
-* keeps frozen teachers where the user put them: BasicSR redirects every ``network_*`` to the experiment's
-  saved ``net_*_<iter>.pth`` on resume and turns every ``param_key_*: params_ema`` into ``params``; for the
-  keys of :data:`FROZEN_NETWORKS` that would load a teacher that was never saved (or the wrong weights).
+Nothing here edits installed files; three names in the ``basicsr.train`` module are swapped:
+
+* ``load_resume_state`` maps the resume state to the CPU when there is no GPU (1.4.2 calls
+  ``torch.cuda.current_device()``) and keeps frozen teachers where the user put them: BasicSR redirects every
+  ``network_*`` to the experiment's saved ``net_*_<iter>.pth`` on resume and turns every
+  ``param_key_*: params_ema`` into ``params``; for :data:`FROZEN_NETWORKS` that would load a teacher that was
+  never saved (or the wrong weights).
+* ``create_train_val_dataloader`` makes resume continue the data stream where it stopped: BasicSR restarts
+  the interrupted epoch from its first batch (and after a checkpoint on an epoch's last iteration repeats that
+  epoch), so the resumed run would see other batches than an uninterrupted one. The sampler now skips the
+  batches already consumed, and the loader draws its worker seed from its own generator so that starting an
+  epoch does not advance the global torch RNG that the training step (and the resume state) relies on.
+* ``EnlargedSampler`` becomes :class:`ResumableEnlargedSampler`, which supports that skip.
 """
 import os.path as osp
 
 import torch
+from basicsr.data.data_sampler import EnlargedSampler
+
+# resume state loaded by load_resume_state, consumed by create_train_val_dataloader of the same process
+_pending_resume = {}
 
 #: top-level option keys of networks that never train and are therefore never saved in an experiment.
 FROZEN_NETWORKS = ('network_g_teacher', )
@@ -55,10 +67,48 @@ def load_resume_state(opt):
         for key in _teacher_path_entries(network_key):
             opt['path'].pop(key, None)
     opt['path'].update(kept)
+    _pending_resume['state'] = resume_state
     return resume_state
+
+
+class ResumableEnlargedSampler(EnlargedSampler):
+    """BasicSR's ``EnlargedSampler`` that can drop the first samples of its next epoch (used on resume)."""
+
+    skip_once = 0
+
+    def __iter__(self):
+        indices = list(super().__iter__())
+        skip, self.skip_once = self.skip_once, 0
+        return iter(indices[skip:])
+
+
+def _make_create_train_val_dataloader(original):
+
+    def create_train_val_dataloader(opt, logger):
+        result = original(opt, logger)
+        train_loader, train_sampler = result[0], result[1]
+        if train_loader is None:
+            return result
+        train_loader.generator = torch.Generator().manual_seed(int(opt.get('manual_seed') or 0) + opt['rank'])
+        resume_state = _pending_resume.pop('state', None)
+        if resume_state is not None and isinstance(train_sampler, ResumableEnlargedSampler):
+            batches_per_epoch = len(train_loader)
+            done = resume_state['iter']
+            resume_state['epoch'] = done // batches_per_epoch
+            train_sampler.skip_once = (done % batches_per_epoch) * train_loader.batch_size
+            logger.info(f'Resume: continuing epoch {resume_state["epoch"]} after its first '
+                        f'{done % batches_per_epoch} of {batches_per_epoch} batches.')
+        return result
+
+    create_train_val_dataloader.sdakd_original = original
+    return create_train_val_dataloader
 
 
 def patch_basicsr():
     """Install the fixes above into the imported ``basicsr.train`` module (idempotent)."""
     import basicsr.train as basicsr_train
     basicsr_train.load_resume_state = load_resume_state
+    basicsr_train.EnlargedSampler = ResumableEnlargedSampler
+    if not hasattr(basicsr_train.create_train_val_dataloader, 'sdakd_original'):
+        basicsr_train.create_train_val_dataloader = _make_create_train_val_dataloader(
+            basicsr_train.create_train_val_dataloader)

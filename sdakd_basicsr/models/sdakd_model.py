@@ -1,0 +1,413 @@
+"""SDAKD: Student Discriminator Assisted Knowledge Distillation for super-resolution GANs."""
+import os
+import random
+from collections import OrderedDict
+from copy import deepcopy
+
+import numpy as np
+import torch
+from torch import autograd
+
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.models.sr_model import SRModel
+from basicsr.utils import get_root_logger
+from basicsr.utils.dist_util import master_only
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from sdakd_basicsr.data.realesrgan_synthesis import RealESRGANPairSynthesizer
+from sdakd_basicsr.families import build_family
+from sdakd_basicsr.models.stages import parse_stages, stage_at
+from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked
+from sdakd_basicsr.utils.feature_taps import FeatureTaps
+
+# network label (file name net_<label>_<iter>.pth) -> attribute holding it
+_SAVED_NETWORKS = (('d', 'net_d'), ('d_teacher', 'net_d_teacher'), ('adapters', 'cri_distill'))
+
+
+def get_rng_states():
+    """Every global random state the training step draws from (python, numpy, torch CPU and CUDA)."""
+    states = {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states):
+    random.setstate(states['python'])
+    np.random.set_state(states['numpy'])
+    torch.set_rng_state(states['torch'])
+    if 'cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states['cuda'])
+
+
+def resolve_network_options(opt, family):
+    """Fill ``network_g`` / ``network_d`` from the teacher's options scaled by ``sdakd.width`` when not given.
+
+    Options read:
+        sdakd.width (float): Student width relative to the teacher, for G and D alike. Default 0.5.
+        sdakd.d_width (float): Student-discriminator width if it should differ. Default: ``sdakd.width``.
+        sdakd.scale_grow_ch (bool): Real-ESRGAN only: scale RRDB growth channels too. Default True.
+    """
+    sdakd_opt = opt.setdefault('sdakd', {})
+    if 'network_g_teacher' not in opt:
+        raise KeyError('network_g_teacher is missing: SDAKD needs the teacher generator options '
+                       '(as in the teacher\'s own training file).')
+    width = sdakd_opt.setdefault('width', 0.5)
+    if not isinstance(width, (int, float)) or not 0 < width <= 1:
+        raise ValueError(f'sdakd.width={width!r} must be a number in (0, 1], e.g. 0.5, 0.25, 0.125')
+    extra = {'scale_grow_ch': sdakd_opt['scale_grow_ch']} if 'scale_grow_ch' in sdakd_opt else {}
+    if opt.get('network_g') is None:
+        opt['network_g'] = family.student_generator_opt(opt['network_g_teacher'], width, **extra)
+    if opt.get('network_d') is None and opt.get('network_d_teacher') is not None:
+        d_width = sdakd_opt.get('d_width') or width
+        opt['network_d'] = family.student_discriminator_opt(opt['network_d_teacher'], d_width)
+
+
+@MODEL_REGISTRY.register()
+class SDAKDModel(SRModel):
+    """Distils a frozen SR-GAN teacher generator into a narrower student, with a student discriminator.
+
+    One model for SDAKD, its baselines and ablations: ``train.stages`` says, per stage, which losses the
+    student generator gets and which discriminator trains (see :mod:`sdakd_basicsr.models.stages`).
+
+    Option blocks (besides BasicSR's usual ones):
+        sdakd: ``family`` (``realesrgan`` | ``gcfsr``), ``width``, ``d_width``, ``scale_grow_ch``.
+        network_g_teacher / network_d_teacher: the teacher's own network options.
+        network_g / network_d: the students; derived from the teacher options and ``sdakd.width`` if absent.
+        path: ``pretrain_network_g_teacher`` (required), ``param_key_g_teacher`` (default ``params_ema``;
+            ``params`` and bare state dicts are accepted too), ``strict_load_g_teacher`` (default True),
+            ``pretrain_network_d_teacher``, ``param_key_d_teacher`` (default ``params``).
+        train: ``pixel_opt``, ``perceptual_opt``, ``gan_opt``, ``distill_opt`` (FeatureMapDistillLoss),
+            ``output_distill_opt`` (student image vs. teacher image), ``optim_g``, ``optim_d``,
+            ``optim_d_teacher`` (default: ``optim_d``), ``ema_decay``, ``r1_reg_weight`` (default 0),
+            ``net_d_reg_every`` (default 16), ``l1_gt_usm`` / ``percep_gt_usm`` / ``gan_gt_usm`` (Real-ESRGAN's
+            sharpened-GT switches; default True, True, False), ``stages``.
+    """
+
+    def __init__(self, opt):
+        self.family = build_family(opt.get('sdakd', {}).get('family', 'realesrgan'))
+        resolve_network_options(opt, self.family)
+        if opt['is_train']:
+            self.stages = parse_stages(opt['train'], has_teacher_d=opt.get('network_d_teacher') is not None)
+        self.current_stage = None
+        super().__init__(opt)
+
+    # ------------------------------------------------------------------ set-up
+    def init_training_settings(self):
+        train_opt = self.opt['train']
+        logger = get_root_logger()
+        self.net_g.train()
+        used = lambda d: any(d in (s.train_d, s.adv_d) for s in self.stages)  # noqa: E731
+
+        self.net_g_teacher = self._build_teacher('g', 'params_ema')
+        self.net_d = self.model_to_device(build_network(self.opt['network_d'])) if used('student') else None
+        self.net_d_teacher = None
+        if used('teacher'):
+            self.net_d_teacher = self.model_to_device(self._build_teacher('d', 'params', frozen=False))
+        for name in ('net_d', 'net_d_teacher'):
+            if getattr(self, name) is not None:
+                getattr(self, name).train()
+                self.print_network(getattr(self, name))
+        if self.net_d is not None and self.opt['path'].get('pretrain_network_d'):
+            self.load_network(self.net_d, self.opt['path']['pretrain_network_d'],
+                              self.opt['path'].get('strict_load_d', True), self.opt['path'].get('param_key_d', 'params'))
+
+        self.ema_decay = train_opt.get('ema_decay', 0)
+        if self.ema_decay > 0:
+            logger.info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
+            self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
+            self.model_ema(0)  # start from the student's initial weights
+            self.net_g_ema.eval()
+
+        active = {name for stage in self.stages for name in stage.losses}
+        self.cri_pix = self._build_loss_if('pixel' in active, 'pixel_opt')
+        self.cri_perceptual = self._build_loss_if('perceptual' in active, 'perceptual_opt')
+        self.cri_output_distill = self._build_loss_if('output_distill' in active, 'output_distill_opt')
+        self.cri_gan = self._build_loss_if(self.net_d is not None or self.net_d_teacher is not None, 'gan_opt')
+        self.cri_distill = None
+        if 'distill' in active:
+            self._setup_feature_distillation(train_opt['distill_opt'])
+        self.r1_reg_weight = train_opt.get('r1_reg_weight', 0)
+        self.net_d_reg_every = train_opt.get('net_d_reg_every', 16)
+        self.usm = {k: train_opt.get(f'{k}_gt_usm', default)
+                    for k, default in (('l1', True), ('percep', True), ('gan', False))}
+
+        self.synthesizer = None
+        if self.opt['datasets'].get('train', {}).get('type') == 'RealESRGANDataset':
+            self.synthesizer = RealESRGANPairSynthesizer(self.opt, self.device)
+
+        self.setup_optimizers()
+        self.setup_schedulers()
+        for stage in self.stages:
+            logger.info(f'SDAKD stage {stage.index + 1}/{len(self.stages)}: {stage.describe()}')
+
+    def _build_loss_if(self, needed, key):
+        return build_loss(self.opt['train'][key]).to(self.device) if needed else None
+
+    def _build_teacher(self, label, default_param_key, frozen=True):
+        path_opt = self.opt['path']
+        net = build_network(self.opt[f'network_{label}_teacher']).to(self.device)
+        used_key = load_checked(net, path_opt.get(f'pretrain_network_{label}_teacher'),
+                                path_opt.get(f'param_key_{label}_teacher', default_param_key),
+                                path_opt.get(f'strict_load_{label}_teacher', True),
+                                f'path.pretrain_network_{label}_teacher', f'network_{label}_teacher')
+        get_root_logger().info(f'Loaded teacher {label.upper()} ({net.__class__.__name__}, '
+                               f'{sum(p.numel() for p in net.parameters()):,d} params) from '
+                               f"{path_opt[f'pretrain_network_{label}_teacher']} [{used_key}]")
+        if frozen:
+            net.eval()
+            net.requires_grad_(False)
+        return net
+
+    def _setup_feature_distillation(self, distill_opt):
+        distill_opt = deepcopy(distill_opt)
+        layers = distill_opt.get('layers') or self.family.default_feature_layers(self.opt['network_g_teacher'])
+        student_layers = distill_opt.get('student_layers') or layers
+        teacher_layers = distill_opt.get('teacher_layers') or layers
+        if len(student_layers) != len(teacher_layers):
+            raise ValueError('distill_opt.student_layers and distill_opt.teacher_layers must have the same length')
+        self.student_taps = FeatureTaps(self.get_bare_model(self.net_g), student_layers, 'student generator')
+        self.teacher_taps = FeatureTaps(self.net_g_teacher, teacher_layers, 'teacher generator')
+        # one probe pass finds each tapped layer's channel count
+        probe = self.family.dummy_inputs(self.opt['network_g_teacher'], self.device)
+        with torch.no_grad():
+            _, s_feats = self._tapped(self.student_taps, self.get_bare_model(self.net_g), probe)
+            _, t_feats = self._tapped(self.teacher_taps, self.net_g_teacher, probe)
+        for name, f_s, f_t in zip(student_layers, s_feats, t_feats):
+            if f_s.shape[-2:] != f_t.shape[-2:]:
+                raise ValueError(f'distill_opt.layers: {name!r} has spatial size {tuple(f_s.shape[-2:])} in the '
+                                 f'student but {tuple(f_t.shape[-2:])} in the teacher; tap matching resolutions')
+        distill_opt.update(student_channels=[f.shape[1] for f in s_feats],
+                           teacher_channels=[f.shape[1] for f in t_feats])
+        self.cri_distill = self.model_to_device(build_loss(distill_opt))
+        get_root_logger().info('Feature distillation taps (student -> teacher channels): ' + ', '.join(
+            f'{n}: {f_s.shape[1]}->{f_t.shape[1]}' for n, f_s, f_t in zip(student_layers, s_feats, t_feats)))
+
+    def _tapped(self, taps, net, inputs):
+        """Generator output and the tapped features of that forward pass."""
+        taps.enabled = True
+        try:
+            output = self.family.generate(net, inputs)
+            return output, taps.collect()
+        finally:
+            taps.enabled = False
+
+    def setup_optimizers(self):
+        """Adam for G (+ adapters), D_S and D_T, created up front: BasicSR resumes a fixed optimizer list."""
+        train_opt = self.opt['train']
+        params_g = [p for p in self.net_g.parameters() if p.requires_grad]
+        if self.cri_distill is not None:
+            params_g += list(self.cri_distill.parameters())
+        self.optimizer_g = self._make_optimizer(params_g, train_opt['optim_g'])
+        self.optimizers.append(self.optimizer_g)
+        self.optimizer_d = self.optimizer_d_teacher = None
+        if self.net_d is not None:
+            self.optimizer_d = self._make_optimizer(self.net_d.parameters(), train_opt['optim_d'])
+            self.optimizers.append(self.optimizer_d)
+        if self.net_d_teacher is not None:
+            optim_opt = train_opt.get('optim_d_teacher') or train_opt['optim_d']
+            self.optimizer_d_teacher = self._make_optimizer(self.net_d_teacher.parameters(), optim_opt)
+            self.optimizers.append(self.optimizer_d_teacher)
+
+    def _make_optimizer(self, params, optim_opt):
+        optim_opt = dict(optim_opt)
+        return self.get_optimizer(optim_opt.pop('type'), params, **optim_opt)
+
+    # ------------------------------------------------------------------ data
+    def feed_data(self, data):
+        if self.is_train and self.synthesizer is not None and 'kernel1' in data:
+            self.lq, self.gt, self.gt_usm = self.synthesizer(data)
+        else:
+            self.family.check_batch(data)
+            self.lq = data['lq'].to(self.device)
+            if 'gt' in data:
+                self.gt = data['gt'].to(self.device)
+                self.gt_usm = self.gt
+        self.inputs = {k: data[k].to(self.device) for k in self.family.input_keys if k != 'lq'}
+        self.inputs['lq'] = self.lq
+
+    # ------------------------------------------------------------------ training step
+    def _discriminator(self, which):
+        return self.net_d if which == 'student' else self.net_d_teacher
+
+    def _check_finite(self, losses, current_iter):
+        bad = {k: v.item() for k, v in losses.items() if not torch.isfinite(v).all()}
+        if bad:
+            raise FloatingPointError(
+                f'non-finite loss at iter {current_iter} in stage {self.current_stage.describe()}: {bad}. Training '
+                'stopped before the optimizer step; the last saved checkpoint is intact. Lower the learning '
+                'rates or loss weights, or resume from that checkpoint.')
+
+    def optimize_parameters(self, current_iter):
+        stage = stage_at(self.stages, current_iter)
+        if stage is not self.current_stage:
+            verb = 'starts' if current_iter == stage.first_iter else 'continues (resumed)'
+            get_root_logger().info(f'SDAKD stage {stage.index + 1}/{len(self.stages)} {verb} at iter '
+                                   f'{current_iter}: {stage.describe()}')
+            self.current_stage = stage
+        weights, loss_dict = stage.losses, OrderedDict()
+        gt_for = {k: self.gt_usm if self.usm[k] else self.gt for k in self.usm}
+
+        # ---- student generator
+        adv_net = self._discriminator(stage.adv_d) if 'gan' in weights else None
+        for net in (self.net_d, self.net_d_teacher):
+            if net is not None:
+                net.requires_grad_(False)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        distill = 'distill' in weights
+        if distill:
+            self.output, student_feats = self._tapped(self.student_taps, self.net_g, self.inputs)
+        else:
+            self.output = self.family.generate(self.net_g, self.inputs)
+        if stage.needs_teacher_output:
+            with torch.no_grad():  # the teacher is frozen: no graph, no gradient, eval mode
+                if distill:
+                    teacher_out, teacher_feats = self._tapped(self.teacher_taps, self.net_g_teacher, self.inputs)
+                else:
+                    teacher_out = self.family.generate(self.net_g_teacher, self.inputs)
+
+        losses = OrderedDict()
+        if 'pixel' in weights:
+            losses['l_g_pix'] = weights['pixel'] * self.cri_pix(self.output, gt_for['l1'])
+        if 'perceptual' in weights:
+            l_percep, l_style = self.cri_perceptual(self.output, gt_for['percep'])
+            if l_percep is not None:
+                losses['l_g_percep'] = weights['perceptual'] * l_percep
+            if l_style is not None:
+                losses['l_g_style'] = weights['perceptual'] * l_style
+        if distill:
+            losses['l_g_distill'] = weights['distill'] * self.cri_distill(student_feats, teacher_feats)
+        if 'output_distill' in weights:
+            losses['l_g_output_distill'] = weights['output_distill'] * self.cri_output_distill(self.output, teacher_out)
+        if adv_net is not None:
+            losses['l_g_gan'] = weights['gan'] * self.cri_gan(adv_net(self.output), True, is_disc=False)
+        if losses:
+            self._check_finite(losses, current_iter)
+            l_g_total = sum(losses.values())
+            l_g_total.backward()
+            self.optimizer_g.step()
+            loss_dict.update(losses)
+            loss_dict['l_g_total'] = l_g_total.detach()
+
+        # ---- discriminator (student D in SDAKD, teacher D in the baseline)
+        if stage.train_d is not None:
+            loss_dict.update(self._optimize_discriminator(stage.train_d, gt_for['gan'], current_iter))
+
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        self.log_dict['stage'] = stage.index + 1
+
+    def _optimize_discriminator(self, which, real, current_iter):
+        net_d = self._discriminator(which)
+        optimizer = self.optimizer_d if which == 'student' else self.optimizer_d_teacher
+        prefix = 'l_d' if which == 'student' else 'l_d_teacher'
+        net_d.requires_grad_(True)
+        optimizer.zero_grad(set_to_none=True)
+        real_pred = net_d(real)
+        fake_pred = net_d(self.output.detach().clone())
+        losses = OrderedDict()
+        losses[f'{prefix}_real'] = self.cri_gan(real_pred, True, is_disc=True)
+        losses[f'{prefix}_fake'] = self.cri_gan(fake_pred, False, is_disc=True)
+        if self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0:
+            # lazy R1 (StyleGAN2): penalise D's gradient on real images, scaled up by the interval
+            real_r1 = real.detach().requires_grad_(True)
+            grad, = autograd.grad(net_d(real_r1).sum(), real_r1, create_graph=True)
+            r1 = grad.pow(2).reshape(grad.shape[0], -1).sum(1).mean()
+            losses[f'{prefix}_r1'] = self.r1_reg_weight / 2 * r1 * self.net_d_reg_every
+        self._check_finite(losses, current_iter)
+        sum(losses.values()).backward()
+        optimizer.step()
+        losses = OrderedDict((k, v.detach()) for k, v in losses.items())
+        losses[f'out_{prefix[2:]}_real'.replace('__', '_')] = real_pred.detach().mean()
+        losses[f'out_{prefix[2:]}_fake'.replace('__', '_')] = fake_pred.detach().mean()
+        return losses
+
+    # ------------------------------------------------------------------ inference and validation
+    def test(self):
+        net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.net_g
+        net.eval()
+        with torch.no_grad():
+            self.output = self.family.generate(net, self.inputs)
+        if net is self.net_g:
+            self.net_g.train()
+
+    def get_current_visuals(self):
+        visuals = OrderedDict(lq=self.family.to_unit_range(self.lq.detach().cpu()),
+                              result=self.family.to_unit_range(self.output.detach().cpu()))
+        if hasattr(self, 'gt'):
+            visuals['gt'] = self.family.to_unit_range(self.gt.detach().cpu())
+        return visuals
+
+    def validation(self, dataloader, current_iter, tb_logger, save_img=False):
+        # validation must not move the training RNG streams, or resumed runs would diverge
+        states = get_rng_states()
+        was_train = self.is_train
+        self.is_train = False  # no Real-ESRGAN synthesis on validation batches
+        try:
+            super().validation(dataloader, current_iter, tb_logger, save_img)
+        finally:
+            self.is_train = was_train
+            set_rng_states(states)
+
+    # ------------------------------------------------------------------ saving and resuming
+    def save(self, epoch, current_iter):
+        if hasattr(self, 'net_g_ema'):
+            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
+        else:
+            self.save_network(self.net_g, 'net_g', current_iter)
+        for label, attr in _SAVED_NETWORKS:
+            if getattr(self, attr, None) is not None:
+                self.save_network(getattr(self, attr), f'net_{label}', current_iter)
+        self.save_training_state(epoch, current_iter)
+
+    @master_only
+    def save_network(self, net, net_label, current_iter, param_key='params'):
+        """BasicSR's checkpoint format, written atomically (a crash never leaves a truncated file)."""
+        nets = net if isinstance(net, list) else [net]
+        keys = param_key if isinstance(param_key, list) else [param_key]
+        save_dict = {}
+        for net_, key in zip(nets, keys):
+            state = self.get_bare_model(net_).state_dict()
+            save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.detach().cpu())
+                                         for k, v in state.items())
+        label = 'latest' if current_iter == -1 else current_iter
+        atomic_torch_save(save_dict, os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
+
+    @master_only
+    def save_training_state(self, epoch, current_iter):
+        if current_iter == -1:
+            return
+        state = {'epoch': epoch, 'iter': current_iter,
+                 'optimizers': [o.state_dict() for o in self.optimizers],
+                 'schedulers': [s.state_dict() for s in self.schedulers],
+                 'sdakd': {'rng': get_rng_states(),
+                           'stage': self.current_stage.name if self.current_stage else None,
+                           'synthesizer': self.synthesizer.state_dict() if self.synthesizer else None}}
+        atomic_torch_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+
+    def resume_training(self, resume_state):
+        """Optimizers, schedulers, every trained network, RNG streams and the training-pair queue."""
+        super().resume_training(resume_state)
+        resume_iter = resume_state['iter']
+        models_dir = self.opt['path']['models']
+
+        def load(net, label, key='params'):
+            path = os.path.join(models_dir, f'net_{label}_{resume_iter}.pth')
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f'resume from iter {resume_iter}: {path} is missing; the experiment folder '
+                                        'is incomplete (set path.resume_state to an earlier state)')
+            self.get_bare_model(net).load_state_dict(torch.load(path, map_location=self.device)[key])
+
+        load(self.net_g, 'g')
+        if hasattr(self, 'net_g_ema'):
+            load(self.net_g_ema, 'g', 'params_ema')
+        for label, attr in _SAVED_NETWORKS:
+            if getattr(self, attr, None) is not None:
+                load(getattr(self, attr), label)
+        extra = resume_state.get('sdakd', {})
+        if extra.get('synthesizer') and self.synthesizer is not None:
+            self.synthesizer.load_state_dict(extra['synthesizer'])
+        if 'rng' in extra:
+            set_rng_states(extra['rng'])

@@ -1,0 +1,81 @@
+"""Checkpoint I/O: atomic saves and teacher loading with errors that name the option to fix."""
+import os
+
+import torch
+
+
+def atomic_torch_save(obj, path):
+    """``torch.save`` to a temporary file, then rename: an interrupted save never leaves a broken ``path``."""
+    tmp_path = f'{path}.tmp-{os.getpid()}'
+    try:
+        torch.save(obj, tmp_path)
+        os.replace(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+def extract_state_dict(checkpoint, param_key='params_ema'):
+    """The state dict inside a BasicSR checkpoint (``param_key``, then ``params_ema`` / ``params``) or a bare one.
+
+    Returns:
+        tuple[dict, str]: the state dict (``module.`` prefixes removed) and the key it came from
+        (``'<bare>'`` for a bare state dict).
+    """
+    if not isinstance(checkpoint, dict):
+        raise TypeError(f'expected a state dict or a dict of state dicts, got {type(checkpoint).__name__}')
+    used = None
+    for key in (param_key, 'params_ema', 'params'):
+        if key and isinstance(checkpoint.get(key), dict):
+            used = key
+            break
+    if used is None:
+        if not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+            raise KeyError(f'no {param_key!r}, "params_ema" or "params" entry and not a bare state dict '
+                           f'(top-level keys: {list(checkpoint)[:8]})')
+        state, used = checkpoint, '<bare>'
+    else:
+        state = checkpoint[used]
+    return {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}, used
+
+
+def load_checked(net, path, param_key, strict, path_option, net_option):
+    """Load ``path`` into ``net``; mismatches raise before any training with the first differing keys.
+
+    Args:
+        net (nn.Module): Network built from the options (bare, not DDP).
+        path (str): Checkpoint file.
+        param_key (str): Preferred entry (``params_ema``, ``params``); a bare state dict is accepted too.
+        strict (bool): Whether keys must match exactly.
+        path_option (str): Option holding ``path`` (e.g. ``path.pretrain_network_g_teacher``), for messages.
+        net_option (str): Option describing ``net`` (e.g. ``network_g_teacher``), for messages.
+
+    Returns:
+        str: The entry the weights came from.
+    """
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(f'{path_option}: checkpoint file {path!r} does not exist; set {path_option} to '
+                                'the teacher checkpoint (see README, "Real data and official weights").')
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        state, used = extract_state_dict(checkpoint, param_key)
+    except (KeyError, TypeError) as error:
+        raise ValueError(f'{path_option}={path}: {error}') from None
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong_shape = [f'{k}: checkpoint {tuple(state[k].shape)} vs {net_option} {tuple(own[k].shape)}'
+                   for k in own if k in state and state[k].shape != own[k].shape]
+    if wrong_shape or (strict and (missing or unexpected)):
+        lines = []
+        if wrong_shape:
+            lines.append(f'{len(wrong_shape)} shape mismatches, first: {wrong_shape[:5]}')
+        if strict and missing:
+            lines.append(f'{len(missing)} keys missing from the checkpoint, first: {missing[:5]}')
+        if strict and unexpected:
+            lines.append(f'{len(unexpected)} unexpected keys in the checkpoint, first: {unexpected[:5]}')
+        raise ValueError(f'{path_option}={path} does not fit {net_option} ({net.__class__.__name__}): '
+                         + '; '.join(lines) + f'. Change {net_option} (channels, blocks, size, narrow) to '
+                         'the architecture the checkpoint was trained with, or point to the right file.')
+    net.load_state_dict(state, strict=strict)
+    return used
