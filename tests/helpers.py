@@ -1,0 +1,97 @@
+"""Shared helpers: tiny real data, random-weight teachers in BasicSR's format, option dicts, CLI runs."""
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import torch
+import yaml
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_REALESRGAN_YML = os.path.join(REPO_ROOT, 'options', 'tests', 'sdakd_realesrgan_tiny.yml')
+
+
+def write_tiny_realesrgan_data(root):
+    """Crops of a real photo (scikit-image's astronaut) laid out as the tiny options expect, under ``root``."""
+    import skimage.data
+    photo = skimage.data.astronaut()[..., ::-1]  # RGB -> BGR for cv2
+    train_dir = os.path.join(root, 'datasets', 'tiny', 'train')
+    os.makedirs(train_dir, exist_ok=True)
+    names = []
+    for i, (y, x) in enumerate([(0, 0), (100, 200), (250, 50), (300, 300)]):
+        names.append(f'{i}.png')
+        cv2.imwrite(os.path.join(train_dir, names[-1]), photo[y:y + 96, x:x + 96])
+    with open(os.path.join(train_dir, 'meta_info.txt'), 'w') as handle:
+        handle.write('\n'.join(names) + '\n')
+    for sub in ('gt', 'lq'):
+        os.makedirs(os.path.join(root, 'datasets', 'tiny', 'val', sub), exist_ok=True)
+    gt = photo[200:264, 200:264]
+    cv2.imwrite(os.path.join(root, 'datasets', 'tiny', 'val', 'gt', 'a.png'), gt)
+    cv2.imwrite(os.path.join(root, 'datasets', 'tiny', 'val', 'lq', 'a.png'),
+                cv2.resize(gt, (16, 16), interpolation=cv2.INTER_AREA))
+
+
+def save_random_teacher(path, net_opt, seed=0, param_key='params_ema'):
+    """Build ``net_opt`` with random weights and save it as a BasicSR checkpoint (or bare if key is None)."""
+    from basicsr.archs import build_network
+    torch.manual_seed(seed)
+    net = build_network(net_opt)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save(net.state_dict() if param_key is None else {param_key: net.state_dict()}, path)
+    return net
+
+
+def load_yaml(path):
+    from basicsr.utils.options import ordered_yaml
+    with open(path) as handle:
+        return yaml.load(handle, Loader=ordered_yaml()[0])
+
+
+def prepare_tiny_realesrgan_run(root):
+    """Data + teacher checkpoint the tiny Real-ESRGAN options need, under working directory ``root``."""
+    write_tiny_realesrgan_data(root)
+    opt = load_yaml(TINY_REALESRGAN_YML)
+    save_random_teacher(os.path.join(root, opt['path']['pretrain_network_g_teacher']), opt['network_g_teacher'])
+    return opt
+
+
+def training_opt(opt, root, train_type=None):
+    """What basicsr's parse_options adds to a training option dict, with the experiment under ``root``."""
+    opt = dict(opt)
+    opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=root)
+    exp = os.path.join(root, 'experiments', opt['name'])
+    opt['path'] = dict(opt['path'], experiments_root=exp, models=os.path.join(exp, 'models'),
+                       training_states=os.path.join(exp, 'training_states'), log=exp,
+                       visualization=os.path.join(exp, 'visualization'))
+    for key in ('models', 'training_states'):
+        os.makedirs(opt['path'][key], exist_ok=True)
+    for key in ('pretrain_network_g_teacher', ):
+        if opt['path'].get(key) and not os.path.isabs(opt['path'][key]):
+            opt['path'][key] = os.path.join(root, opt['path'][key])
+    if train_type is not None:
+        opt['datasets'] = dict(opt['datasets'], train=dict(opt['datasets']['train'], type=train_type))
+    return opt
+
+
+def run_cli(args, cwd, timeout=600):
+    """Run ``python <args>`` in ``cwd`` with an empty TORCH_HOME; return the completed process (text)."""
+    env = dict(os.environ)
+    env['TORCH_HOME'] = os.path.join(cwd, 'empty_torch_home')
+    env.pop('PYTHONPATH', None)
+    return subprocess.run([sys.executable] + list(args), cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+LOSS_LINE = re.compile(r'iter:\s*([\d,]+), lr:.*?\]\s*\[eta.*?\]\s*(.*)$')
+
+
+def logged_losses(log_text):
+    """{iter: 'l_g_pix: ... l_d_fake: ...'} from BasicSR's training log lines."""
+    result = {}
+    for line in log_text.splitlines():
+        match = LOSS_LINE.search(line)
+        if match:
+            result[int(match.group(1).replace(',', ''))] = match.group(2).strip()
+    return result

@@ -1,0 +1,151 @@
+"""The demo data set built from the photos bundled with scikit-image."""
+import hashlib
+import importlib.util
+import os
+import re
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, 'datasets', 'make_demo_data.py')
+TILE_NAME = re.compile(r'^(?P<photo>[a-z_]+)_y(?P<top>\d{3})_x(?P<left>\d{3})\.png$')
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location('make_demo_data', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def demo():
+    return _load_script()
+
+
+@pytest.fixture(scope='module')
+def demo_root(demo, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('demo_a'))
+    demo.main(['--out', root])
+    return root
+
+
+def _digest(root):
+    digest = hashlib.sha256()
+    for folder, _, names in sorted(os.walk(root)):
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, root).encode())
+            with open(path, 'rb') as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def _read_rgb(path):
+    return cv2.imread(path, cv2.IMREAD_UNCHANGED)[..., ::-1]
+
+
+def test_same_bytes_every_run(demo, demo_root, tmp_path):
+    demo.main(['--out', str(tmp_path)])
+    assert _digest(str(tmp_path)) == _digest(demo_root)
+
+
+def test_layout_and_meta_info(demo, demo_root):
+    train_gt = os.path.join(demo_root, 'train', 'gt')
+    with open(os.path.join(demo_root, 'train', 'meta_info.txt')) as handle:
+        lines = handle.read().splitlines()
+    assert len(lines) >= 16 and len(set(lines)) == len(lines)
+    assert sorted(lines) == sorted(os.listdir(train_gt))  # every line exists, no tile left out
+    for line in lines:
+        tile = cv2.imread(os.path.join(train_gt, line))
+        assert tile.shape == (demo.DEFAULT_TILE_SIZE, demo.DEFAULT_TILE_SIZE, 3)
+
+    val_names = sorted(os.listdir(os.path.join(demo_root, 'val', 'gt')))
+    assert val_names == sorted(os.listdir(os.path.join(demo_root, 'val', 'lq'))) == sorted(
+        f'{photo}.png' for photo in demo.VAL_PHOTOS)
+    for name in val_names:
+        gt = cv2.imread(os.path.join(demo_root, 'val', 'gt', name))
+        lq = cv2.imread(os.path.join(demo_root, 'val', 'lq', name))
+        assert gt.shape[0] % 4 == 0 and gt.shape[1] % 4 == 0
+        assert lq.shape == (gt.shape[0] // 4, gt.shape[1] // 4, 3)
+
+
+def test_train_and_val_come_from_different_photos(demo, demo_root):
+    assert not set(demo.TRAIN_PHOTOS) & set(demo.VAL_PHOTOS)
+    train_gt = os.path.join(demo_root, 'train', 'gt')
+    photos = {}
+    train_sources = set()
+    for name in sorted(os.listdir(train_gt)):
+        match = TILE_NAME.match(name)
+        assert match, name
+        photo, top, left = match['photo'], int(match['top']), int(match['left'])
+        train_sources.add(photo)
+        # names tell the truth: each tile is that crop of that photo
+        image = photos.setdefault(photo, demo.load_photo(photo))
+        size = demo.DEFAULT_TILE_SIZE
+        np.testing.assert_array_equal(_read_rgb(os.path.join(train_gt, name)),
+                                      image[top:top + size, left:left + size])
+    assert train_sources == set(demo.TRAIN_PHOTOS)
+
+    for photo in demo.VAL_PHOTOS:
+        gt = _read_rgb(os.path.join(demo_root, 'val', 'gt', f'{photo}.png'))
+        np.testing.assert_array_equal(gt, demo.centre_crop(demo.load_photo(photo), demo.DEFAULT_VAL_SIZE))
+        lq = _read_rgb(os.path.join(demo_root, 'val', 'lq', f'{photo}.png'))
+        np.testing.assert_array_equal(lq, demo.bicubic_downscale(gt))
+
+
+def test_paired_image_dataset_loads_val(demo_root):
+    from basicsr.data import build_dataset
+    dataset = build_dataset({
+        'name': 'demo_val',
+        'type': 'PairedImageDataset',
+        'dataroot_gt': os.path.join(demo_root, 'val', 'gt'),
+        'dataroot_lq': os.path.join(demo_root, 'val', 'lq'),
+        'io_backend': {'type': 'disk'},
+        'phase': 'val',
+        'scale': 4,
+    })
+    assert len(dataset) == 2
+    item = dataset[0]
+    assert item['lq'].shape == (3, 64, 64) and item['gt'].shape == (3, 256, 256)
+    assert os.path.basename(item['lq_path']) == os.path.basename(item['gt_path'])
+
+
+def test_realesrgan_dataset_loads_train(demo_root):
+    from basicsr.data import build_dataset
+    kernels = ['iso', 'aniso', 'generalized_iso', 'generalized_aniso', 'plateau_iso', 'plateau_aniso']
+    probs = [0.45, 0.25, 0.12, 0.03, 0.12, 0.03]
+    dataset = build_dataset({
+        'name': 'demo_train',
+        'type': 'RealESRGANDataset',
+        'dataroot_gt': os.path.join(demo_root, 'train', 'gt'),
+        'meta_info': os.path.join(demo_root, 'train', 'meta_info.txt'),
+        'io_backend': {'type': 'disk'},
+        'use_hflip': True,
+        'use_rot': False,
+        'blur_kernel_size': 21,
+        'kernel_list': kernels,
+        'kernel_prob': probs,
+        'sinc_prob': 0.1,
+        'blur_sigma': [0.2, 3],
+        'betag_range': [0.5, 4],
+        'betap_range': [1, 2],
+        'blur_kernel_size2': 21,
+        'kernel_list2': kernels,
+        'kernel_prob2': probs,
+        'sinc_prob2': 0.1,
+        'blur_sigma2': [0.2, 1.5],
+        'betag_range2': [0.5, 4],
+        'betap_range2': [1, 2],
+        'final_sinc_prob': 0.8,
+    })
+    assert len(dataset) >= 16
+    item = dataset[len(dataset) - 1]
+    assert item['gt'].shape == (3, 400, 400)  # RealESRGANDataset's fixed crop/pad size
+    assert item['kernel1'].shape == item['kernel2'].shape == item['sinc_kernel'].shape == (21, 21)
+    assert torch.isfinite(item['gt']).all() and 0 <= item['gt'].min() and item['gt'].max() <= 1

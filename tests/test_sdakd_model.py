@@ -1,0 +1,160 @@
+"""SDAKDModel in-process: stage switching, frozen teacher, option errors, NaN handling, atomic checkpoints."""
+import hashlib
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from basicsr.models import build_model
+
+import sdakd_basicsr  # noqa: F401
+from helpers import TINY_REALESRGAN_YML, load_yaml, save_random_teacher, training_opt
+from sdakd_basicsr.families import build_family
+from sdakd_basicsr.losses.feature_distill_loss import FeatureMapDistillLoss
+from sdakd_basicsr.models.stages import parse_stages, stage_at
+
+
+@pytest.fixture
+def tiny_opt(tmp_path):
+    """Tiny options on paired data (no degradation synthesis) with a saved random teacher."""
+    opt = load_yaml(TINY_REALESRGAN_YML)
+    save_random_teacher(str(tmp_path / opt['path']['pretrain_network_g_teacher']), opt['network_g_teacher'])
+    return training_opt(opt, str(tmp_path), train_type='PairedImageDataset')
+
+
+def batch(seed=0, lq=16):
+    g = torch.Generator().manual_seed(seed)
+    return {'lq': torch.rand(2, 3, lq, lq, generator=g), 'gt': torch.rand(2, 3, lq * 4, lq * 4, generator=g)}
+
+
+def params_of(net):
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def changed(before, net):
+    return any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_student_and_student_discriminator_derived_from_teacher(tiny_opt):
+    model = build_model(tiny_opt)
+    assert model.opt['network_g'] == dict(type='RRDBNet', num_in_ch=3, num_out_ch=3, num_feat=8, num_block=2,
+                                         num_grow_ch=4)
+    assert model.opt['network_d'] == dict(type='UNetDiscriminatorSN', num_in_ch=3, num_feat=8, skip_connection=True)
+    assert model.net_g.conv_first.out_channels == 8 and model.net_d.conv0.out_channels == 8
+    # adapters map student channels (8) to teacher channels (16) at each tapped layer
+    assert [a[0].in_channels for a in model.cri_distill.adapters] == [8, 8, 8]
+    assert [a[-1].out_channels for a in model.cri_distill.adapters] == [16, 16, 16]
+
+
+def test_stages_switch_exactly_and_teacher_never_trains(tiny_opt):
+    model = build_model(tiny_opt)
+    teacher_before = params_of(model.net_g_teacher)
+    seen = {}
+    for it in range(1, 7):
+        d_before, g_before = params_of(model.net_d), params_of(model.net_g)
+        adapters_before = params_of(model.cri_distill)
+        model.feed_data(batch(it))
+        model.optimize_parameters(it)
+        keys = set(model.log_dict)
+        seen[it] = (model.log_dict['stage'], changed(d_before, model.net_d), changed(adapters_before, model.cri_distill),
+                    'l_g_distill' in keys, 'l_g_gan' in keys)
+        assert changed(g_before, model.net_g)
+        assert not model.net_g_teacher.training
+        assert all(not p.requires_grad and p.grad is None for p in model.net_g_teacher.parameters())
+    # (stage, D_S updated, adapters updated, distillation loss, adversarial loss for G)
+    assert seen == {1: (1, False, False, False, False), 2: (1, False, False, False, False),
+                    3: (2, True, True, True, False), 4: (2, True, True, True, False),
+                    5: (3, True, True, True, True), 6: (3, True, True, True, True)}
+    assert all(torch.equal(a, b) for a, b in zip(teacher_before, model.net_g_teacher.parameters()))
+
+
+def test_parse_stages_boundaries():
+    train = {'total_iter': 10, 'pixel_opt': {'type': 'L1Loss'}, 'gan_opt': {'type': 'GANLoss'},
+             'distill_opt': {'type': 'FeatureMapDistillLoss'},
+             'stages': [{'name': 'a', 'iters': 3, 'losses': ['pixel']},
+                        {'name': 'b', 'iters': 3, 'losses': {'pixel': 1, 'distill': 2.5}, 'train_d': 'student'},
+                        {'name': 'c', 'iters': 4, 'losses': ['pixel', 'gan'], 'train_d': 'student'}]}
+    stages = parse_stages(train)
+    assert [stage_at(stages, i).name for i in range(1, 11)] == list('aaabbbcccc')
+    assert stages[1].losses == {'pixel': 1.0, 'distill': 2.5} and stages[1].adv_d is None
+    assert stages[2].adv_d == 'student'
+
+
+@pytest.mark.parametrize('change, error, words', [
+    (lambda o: o['sdakd'].update(width=0.3), ValueError, ['sdakd.width=0.3', 'network_g_teacher.num_feat']),
+    (lambda o: o['train'].update(total_iter=7), ValueError, ['train.total_iter', '2 + 2 + 2 = 6']),
+    (lambda o: o['train']['distill_opt'].update(layers=['body.0', 'conv_bdy']), KeyError,
+     ["'conv_bdy'", 'conv_body']),
+    (lambda o: o['path'].update(pretrain_network_g_teacher='/nonexistent/teacher.pth'), FileNotFoundError,
+     ['path.pretrain_network_g_teacher', '/nonexistent/teacher.pth']),
+    (lambda o: o['network_g_teacher'].update(num_block=3), ValueError,
+     ['network_g_teacher', 'missing from the checkpoint', 'body.2.']),
+    (lambda o: o['network_g_teacher'].update(num_feat=24, num_grow_ch=8), ValueError,
+     ['shape mismatches', 'conv_first.weight', 'network_g_teacher']),
+    (lambda o: o['train']['stages'][2].update(losses=['pixel', 'gan'], train_d=None), ValueError,
+     ["'gan' loss but no discriminator"]),
+    (lambda o: o['train']['stages'][0].update(losses=['pixel', 'percep']), ValueError, ["unknown loss ['percep']"]),
+])
+def test_bad_options_fail_before_training_with_a_clear_message(tiny_opt, change, error, words):
+    change(tiny_opt)
+    with pytest.raises(error) as info:
+        build_model(tiny_opt)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_teacher_checkpoint_formats(tiny_opt, tmp_path):
+    path = tiny_opt['path']['pretrain_network_g_teacher']
+    reference = torch.load(path)['params_ema']
+    for key in ('params', None):  # BasicSR 'params' and a bare state dict load too
+        save_random_teacher(path, tiny_opt['network_g_teacher'], param_key=key)
+        model = build_model(tiny_opt)
+        assert all(torch.equal(v, reference[k]) for k, v in model.net_g_teacher.state_dict().items())
+
+
+def file_digest(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def test_nan_loss_stops_training_and_keeps_the_checkpoint(tiny_opt):
+    model = build_model(tiny_opt)
+    model.feed_data(batch(0))
+    model.optimize_parameters(1)
+    model.save(0, 1)
+    files = sorted(os.listdir(tiny_opt['path']['models'])) + ['../training_states/1.state']
+    digests = {f: file_digest(os.path.join(tiny_opt['path']['models'], f)) for f in files}
+    bad = batch(1)
+    bad['lq'][0, 0, 0, 0] = float('nan')
+    model.feed_data(bad)
+    before = params_of(model.net_g)
+    with pytest.raises(FloatingPointError, match='non-finite loss at iter 2'):
+        model.optimize_parameters(2)
+    assert not changed(before, model.net_g)  # no optimizer step with a NaN loss
+    assert digests == {f: file_digest(os.path.join(tiny_opt['path']['models'], f)) for f in files}
+    assert set(torch.load(os.path.join(tiny_opt['path']['models'], 'net_g_1.pth'))) == {'params', 'params_ema'}
+
+
+def test_feature_map_distill_loss_variants():
+    student = [torch.randn(2, 8, 6, 6, requires_grad=True)]
+    teacher = [torch.randn(2, 16, 6, 6, requires_grad=True)]
+    for adapter, criterion in (('mlp', 'l1'), ('conv1x1', 'mse')):
+        loss_fn = FeatureMapDistillLoss([8], [16], adapter=adapter, criterion=criterion, loss_weight=2.0)
+        loss = loss_fn(student, teacher)
+        loss.backward()
+        assert loss.item() > 0 and student[0].grad is not None
+        assert teacher[0].grad is None  # the teacher feature is a fixed target
+        n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in loss_fn.modules())
+        assert n_convs == (2 if adapter == 'mlp' else 1)
+    with pytest.raises(ValueError, match='distill_opt.adapter'):
+        FeatureMapDistillLoss([8], [16], adapter='transformer')
+
+
+def test_default_feature_layers_of_families():
+    assert build_family('realesrgan').default_feature_layers({'num_block': 23}) == [
+        'body.5', 'body.11', 'body.17', 'body.22', 'conv_body']
+    assert build_family('gcfsr').default_feature_layers({'out_size': 64}) == ['style_conv1', 'style_convs.1',
+                                                                              'style_convs.3']
+    with pytest.raises(ValueError, match="sdakd.family='swinir'"):
+        build_family('swinir')
