@@ -96,8 +96,16 @@ def realesrgan_variants():
     return variants
 
 
+def gcfsr_variants():
+    source = 'options/sdakd_gcfsr.yml'
+    base = open(os.path.join(REPO, source)).read()
+    return {f'options/sdakd_gcfsr_{tag}.yml': with_header(set_width(set_name(base, f'sdakd_gcfsr_512_{tag}'), width),
+                                                          source, f'SDAKD on GCFSR, student G and D at width {width}.')
+            for width, tag in ((0.25, 'w0.25'), (0.125, 'w0.125'))}
+
+
 def all_variants():
-    return realesrgan_variants()
+    return {**realesrgan_variants(), **gcfsr_variants()}
 
 
 def main(argv=None):

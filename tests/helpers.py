@@ -95,3 +95,21 @@ def logged_losses(log_text):
         if match:
             result[int(match.group(1).replace(',', ''))] = match.group(2).strip()
     return result
+
+
+TINY_GCFSR_SDAKD_YML = os.path.join(REPO_ROOT, 'options', 'tests', 'sdakd_gcfsr_tiny.yml')
+
+
+def write_tiny_face_data(root, size=64):
+    """Face crops of scikit-image's astronaut at ``size`` px: 4 training images and 1 validation image."""
+    import skimage.data
+    photo = skimage.data.astronaut()[..., ::-1]
+    train_dir = os.path.join(root, 'datasets', 'tiny_gcfsr', 'train')
+    val_dir = os.path.join(root, 'datasets', 'tiny_gcfsr', 'val')
+    os.makedirs(train_dir, exist_ok=True)
+    os.makedirs(val_dir, exist_ok=True)
+    for i, (y, x) in enumerate([(0, 100), (20, 140), (40, 120), (10, 110)]):
+        crop = cv2.resize(photo[y:y + 200, x:x + 200], (size, size), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(os.path.join(train_dir, f'{i}.png'), crop)
+    cv2.imwrite(os.path.join(val_dir, 'v.png'),
+                cv2.resize(photo[30:230, 130:330], (size, size), interpolation=cv2.INTER_AREA))

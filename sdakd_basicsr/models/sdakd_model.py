@@ -212,6 +212,8 @@ class SDAKDModel(SRModel):
 
     def _make_optimizer(self, params, optim_opt):
         optim_opt = dict(optim_opt)
+        if 'betas' in optim_opt:  # YAML's `betas: [0, 0.99]` gives an int, which recent torch rejects
+            optim_opt['betas'] = tuple(float(b) for b in optim_opt['betas'])
         return self.get_optimizer(optim_opt.pop('type'), params, **optim_opt)
 
     # ------------------------------------------------------------------ data
