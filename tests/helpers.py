@@ -113,3 +113,25 @@ def write_tiny_face_data(root, size=64):
         cv2.imwrite(os.path.join(train_dir, f'{i}.png'), crop)
     cv2.imwrite(os.path.join(val_dir, 'v.png'),
                 cv2.resize(photo[30:230, 130:330], (size, size), interpolation=cv2.INTER_AREA))
+
+
+def write_random_vgg(path, vgg_type='vgg19'):
+    """Random-weight torchvision VGG state dict at ``path`` (plumbing only: no ImageNet features).
+
+    Only ``features`` carry random values; the classifier (never used by perceptual losses, >100 M numbers) is
+    stored as zero-stride views of one element, which keeps the file small.
+    """
+    import math
+    import torchvision
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with torch.device('meta'):
+        layout = {k: v.shape for k, v in getattr(torchvision.models, vgg_type)(weights=None).state_dict().items()}
+    gen = torch.Generator().manual_seed(0)
+    state = {}
+    for key, shape in layout.items():
+        if key.startswith('features.') and key.endswith('weight'):
+            state[key] = torch.randn(shape, generator=gen) * math.sqrt(2.0 / (shape[1] * shape[2] * shape[3]))
+        else:
+            state[key] = torch.zeros(1).expand(shape)
+    torch.save(state, path)
+    return path

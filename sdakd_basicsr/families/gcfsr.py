@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from sdakd_basicsr.families.base import TeacherFamily, register_family
+from sdakd_basicsr.families.base import TeacherFamily, register_family, scale_channels
 
 _G_TYPES = ('GCFSRGenerator', 'GCFSRBlindGenerator')
 _D_TYPES = ('GCFSRDiscriminator', )
@@ -13,8 +13,10 @@ _D_TYPES = ('GCFSRDiscriminator', )
 class GCFSRFamily(TeacherFamily):
     """GCFSR (He et al., CVPR 2022).
 
-    The generator takes ``(x, in_size)`` and returns ``(image, latent)``; inputs and outputs are in [-1, 1].
-    Students and the student D multiply ``narrow`` by the width (all channel counts scale with it).
+    The generator takes ``(x, in_size)`` (the blind variant only ``x``) and returns ``(image, latent)``; inputs
+    and outputs are in [-1, 1]. Students and the student D multiply ``narrow`` by the width (all channel counts
+    scale with it); the student's ``num_style_feat`` scales too unless ``sdakd.scale_style_feat: false``:
+    otherwise the latent branch's ``final_linear`` would keep most of a narrow student's parameters.
     Default taps: the decoder's fusing StyleConv at every resolution (``style_conv1``, ``style_convs.1``,
     ``style_convs.3``, ...), whose spatial sizes match between teacher and student.
     """
@@ -24,7 +26,8 @@ class GCFSRFamily(TeacherFamily):
     input_keys = ('lq', 'in_size')
 
     def generate(self, net, inputs):
-        out = net(inputs['lq'], inputs['in_size'])
+        bare = getattr(net, 'module', net)  # DDP wraps the student
+        out = net(inputs['lq'], inputs['in_size']) if getattr(bare, 'conditional', True) else net(inputs['lq'])
         return out[0] if isinstance(out, (tuple, list)) else out
 
     def _scaled_narrow(self, opt, width, what):
@@ -33,12 +36,15 @@ class GCFSRFamily(TeacherFamily):
             raise ValueError(f'sdakd.width={width} must be positive ({what}).')
         return narrow
 
-    def student_generator_opt(self, teacher_opt, width):
+    def student_generator_opt(self, teacher_opt, width, scale_style_feat=True):
         opt, net_type = self._copy_without_type(teacher_opt)
         if net_type not in _G_TYPES:
             raise ValueError(f'the gcfsr family derives students from {_G_TYPES}, not {net_type!r}; '
                              'write network_g out explicitly or choose another sdakd.family.')
         opt['narrow'] = self._scaled_narrow(opt, width, 'network_g_teacher.narrow')
+        if scale_style_feat:
+            opt['num_style_feat'] = scale_channels(opt.get('num_style_feat', 512), width,
+                                                   'network_g_teacher.num_style_feat')
         return dict(type=net_type, **opt)
 
     def student_discriminator_opt(self, teacher_d_opt, width):

@@ -48,6 +48,7 @@ def resolve_network_options(opt, family):
         sdakd.width (float): Student width relative to the teacher, for G and D alike. Default 0.5.
         sdakd.d_width (float): Student-discriminator width if it should differ. Default: ``sdakd.width``.
         sdakd.scale_grow_ch (bool): Real-ESRGAN only: scale RRDB growth channels too. Default True.
+        sdakd.scale_style_feat (bool): GCFSR only: scale the style/latent width too. Default True.
     """
     sdakd_opt = opt.setdefault('sdakd', {})
     if 'network_g_teacher' not in opt:
@@ -56,7 +57,7 @@ def resolve_network_options(opt, family):
     width = sdakd_opt.setdefault('width', 0.5)
     if not isinstance(width, (int, float)) or not 0 < width <= 1:
         raise ValueError(f'sdakd.width={width!r} must be a number in (0, 1], e.g. 0.5, 0.25, 0.125')
-    extra = {'scale_grow_ch': sdakd_opt['scale_grow_ch']} if 'scale_grow_ch' in sdakd_opt else {}
+    extra = {k: sdakd_opt[k] for k in ('scale_grow_ch', 'scale_style_feat') if k in sdakd_opt}
     if opt.get('network_g') is None:
         opt['network_g'] = family.student_generator_opt(opt['network_g_teacher'], width, **extra)
     if opt.get('network_d') is None and opt.get('network_d_teacher') is not None:
