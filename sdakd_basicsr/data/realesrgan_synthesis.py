@@ -4,7 +4,9 @@ The degradation itself is basicsr's ``RealESRGANModel.feed_data`` (reused, not c
 ``.cuda()`` for DiffJPEG, USMSharp and the queue, so this object provides those on the model's device and
 keeps the queue in a state dict that is saved with the training state (resume stays bit-identical).
 """
+import cv2
 import torch
+from torch.nn import functional as F
 
 from basicsr.models.realesrgan_model import RealESRGANModel
 from basicsr.utils import DiffJPEG, USMSharp
@@ -22,6 +24,33 @@ class ContiguousDiffJPEG(DiffJPEG):
 
     def forward(self, x, quality):
         return super().forward(x, quality).contiguous()
+
+
+class SeparableUSMSharp(USMSharp):
+    """basicsr's unsharp masking with its Gaussian blur done as two 1-D passes (same result).
+
+    The 51×51 Gaussian is the outer product of a 1-D kernel, so a row pass and a column pass give the same
+    blur (up to float rounding) with 102 instead of 2601 multiply-adds per pixel; on CPU the 2-D version dominated the whole
+    Real-ESRGAN degradation (about 2 s per batch of four 400 px images).
+    """
+
+    def __init__(self, radius=50, sigma=0):
+        super().__init__(radius, sigma)
+        self.register_buffer('kernel_1d', torch.from_numpy(cv2.getGaussianKernel(self.radius, sigma)).float().view(-1))
+
+    def _blur(self, img):
+        b, c, h, w = img.shape
+        k = self.kernel_1d.numel()
+        x = F.pad(img, (k // 2, k // 2, k // 2, k // 2), mode='reflect').reshape(b * c, 1, h + k - 1, w + k - 1)
+        x = F.conv2d(x, self.kernel_1d.view(1, 1, 1, k))
+        x = F.conv2d(x, self.kernel_1d.view(1, 1, k, 1))
+        return x.view(b, c, h, w)
+
+    def forward(self, img, weight=0.5, threshold=10):
+        residual = img - self._blur(img)
+        soft_mask = self._blur((torch.abs(residual) * 255 > threshold).float())
+        sharp = torch.clip(img + weight * residual, 0, 1)
+        return soft_mask * sharp + (1 - soft_mask) * img
 
 
 class RealESRGANPairSynthesizer:
@@ -43,7 +72,7 @@ class RealESRGANPairSynthesizer:
         self.device = device
         self.is_train = True
         self.jpeger = ContiguousDiffJPEG(differentiable=False).to(device)
-        self.usm_sharpener = USMSharp().to(device)
+        self.usm_sharpener = SeparableUSMSharp().to(device)
         self.queue_size = opt.get('queue_size', 180)
         self.queue_lr = self.queue_gt = None
         self.queue_ptr = 0
