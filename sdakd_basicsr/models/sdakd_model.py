@@ -34,11 +34,12 @@ def get_rng_states():
 
 
 def set_rng_states(states):
+    """Restore :func:`get_rng_states`; the tensors may come back on a GPU (resume maps states to CUDA)."""
     random.setstate(states['python'])
     np.random.set_state(states['numpy'])
-    torch.set_rng_state(states['torch'])
+    torch.set_rng_state(states['torch'].cpu())
     if 'cuda' in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states['cuda'])
+        torch.cuda.set_rng_state_all([state.cpu() for state in states['cuda']])
 
 
 def resolve_network_options(opt, family):
