@@ -51,10 +51,8 @@ def ensure_torchvision_compat():
     if _TORCHVISION_REMOVED in sys.modules:
         return
     try:
-        found = importlib.util.find_spec(_TORCHVISION_REMOVED) is not None
+        importlib.import_module(_TORCHVISION_REMOVED)  # the real module, or the alias if the finder is installed
     except ImportError:
-        found = False
-    if not found:
         sys.modules[_TORCHVISION_REMOVED] = make_functional_tensor_alias()
 
 

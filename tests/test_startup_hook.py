@@ -1,0 +1,42 @@
+"""The start-up hook that plugs sdakd_basicsr into an unmodified BasicSR."""
+import os
+import subprocess
+import sys
+import sysconfig
+
+import sdakd_basicsr_startup
+from helpers import REPO_ROOT, run_cli
+
+
+def test_hook_file_is_installed_and_imports_nothing_heavy(tmp_path):
+    pth = os.path.join(sysconfig.get_paths()['purelib'], sdakd_basicsr_startup.PTH_NAME)
+    assert open(pth).read() == sdakd_basicsr_startup.PTH_LINE
+    proc = run_cli(['-c', 'import sys; print(sorted(m for m in ("torch", "basicsr", "sdakd_basicsr") if m in sys.modules))'],
+                   cwd=str(tmp_path))
+    assert proc.stdout.strip() == '[]', proc.stderr  # start-up stays cheap until basicsr is imported
+
+
+def test_plain_basicsr_import_registers_our_classes(tmp_path):
+    code = ('import basicsr, sys; from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY, '
+            'DATASET_REGISTRY; MODEL_REGISTRY.get("SDAKDModel"); LOSS_REGISTRY.get("FeatureMapDistillLoss"); '
+            'ARCH_REGISTRY.get("GCFSRGenerator"); DATASET_REGISTRY.get("GCFSRTrainDataset"); '
+            'print("ok", "sdakd_basicsr" in sys.modules)')
+    proc = run_cli(['-c', code], cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith('ok True')
+
+
+def test_regular_install_build_carries_the_hook(tmp_path):
+    build_lib = tmp_path / 'build'
+    proc = subprocess.run([sys.executable, 'setup.py', '-q', 'build_py', '--build-lib', str(build_lib)], cwd=REPO_ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (build_lib / sdakd_basicsr_startup.PTH_NAME).read_text() == sdakd_basicsr_startup.PTH_LINE
+    assert (build_lib / 'sdakd_basicsr' / 'models' / 'sdakd_model.py').is_file()
+
+
+def test_torchvision_alias_only_when_the_module_is_missing():
+    import torchvision
+    sdakd_basicsr_startup.ensure_torchvision_compat()
+    alias = sys.modules['torchvision.transforms.functional_tensor']
+    assert alias.rgb_to_grayscale is torchvision.transforms.functional.rgb_to_grayscale
