@@ -10,6 +10,9 @@ import pytest
 import torch
 
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr)
+from helpers import REPO_ROOT, load_yaml
+
+DEMO_YML = os.path.join(REPO_ROOT, 'options', 'demo', 'sdakd_realesrgan_x4plus_demo.yml')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, 'datasets', 'make_demo_data.py')
@@ -99,17 +102,18 @@ def test_train_and_val_come_from_different_photos(demo, demo_root):
         np.testing.assert_array_equal(lq, demo.bicubic_downscale(gt))
 
 
+def demo_dataset_opt(phase, demo_root):
+    """The demo option file's dataset block for ``phase``, pointed at ``demo_root``."""
+    opt = dict(load_yaml(DEMO_YML)['datasets'][phase], phase=phase, scale=4)
+    for key in ('dataroot_gt', 'dataroot_lq', 'meta_info'):
+        if key in opt:
+            opt[key] = opt[key].replace('datasets/demo', demo_root)
+    return opt
+
+
 def test_paired_image_dataset_loads_val(demo_root):
     from basicsr.data import build_dataset
-    dataset = build_dataset({
-        'name': 'demo_val',
-        'type': 'PairedImageDataset',
-        'dataroot_gt': os.path.join(demo_root, 'val', 'gt'),
-        'dataroot_lq': os.path.join(demo_root, 'val', 'lq'),
-        'io_backend': {'type': 'disk'},
-        'phase': 'val',
-        'scale': 4,
-    })
+    dataset = build_dataset(demo_dataset_opt('val', demo_root))
     assert len(dataset) == 2
     item = dataset[0]
     assert item['lq'].shape == (3, 64, 64) and item['gt'].shape == (3, 256, 256)
@@ -118,32 +122,7 @@ def test_paired_image_dataset_loads_val(demo_root):
 
 def test_realesrgan_dataset_loads_train(demo_root):
     from basicsr.data import build_dataset
-    kernels = ['iso', 'aniso', 'generalized_iso', 'generalized_aniso', 'plateau_iso', 'plateau_aniso']
-    probs = [0.45, 0.25, 0.12, 0.03, 0.12, 0.03]
-    dataset = build_dataset({
-        'name': 'demo_train',
-        'type': 'RealESRGANDataset',
-        'dataroot_gt': os.path.join(demo_root, 'train', 'gt'),
-        'meta_info': os.path.join(demo_root, 'train', 'meta_info.txt'),
-        'io_backend': {'type': 'disk'},
-        'use_hflip': True,
-        'use_rot': False,
-        'blur_kernel_size': 21,
-        'kernel_list': kernels,
-        'kernel_prob': probs,
-        'sinc_prob': 0.1,
-        'blur_sigma': [0.2, 3],
-        'betag_range': [0.5, 4],
-        'betap_range': [1, 2],
-        'blur_kernel_size2': 21,
-        'kernel_list2': kernels,
-        'kernel_prob2': probs,
-        'sinc_prob2': 0.1,
-        'blur_sigma2': [0.2, 1.5],
-        'betag_range2': [0.5, 4],
-        'betap_range2': [1, 2],
-        'final_sinc_prob': 0.8,
-    })
+    dataset = build_dataset(demo_dataset_opt('train', demo_root))
     assert len(dataset) >= 16
     item = dataset[len(dataset) - 1]
     assert item['gt'].shape == (3, 400, 400)  # RealESRGANDataset's fixed crop/pad size
