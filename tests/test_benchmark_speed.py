@@ -9,8 +9,8 @@ import sys
 
 import pytest
 import torch
+from helpers import REPO_ROOT
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--num-block', '1', '--num-feat', '16', '--num-grow-ch', '8', '--d-num-feat', '16']
 
 

@@ -14,8 +14,7 @@ from helpers import REPO_ROOT, load_yaml
 
 DEMO_YML = os.path.join(REPO_ROOT, 'options', 'demo', 'sdakd_realesrgan_x4plus_demo.yml')
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(REPO, 'datasets', 'make_demo_data.py')
+SCRIPT = os.path.join(REPO_ROOT, 'datasets', 'make_demo_data.py')
 TILE_NAME = re.compile(r'^(?P<photo>[a-z_]+)_y(?P<top>\d{3})_x(?P<left>\d{3})\.png$')
 
 

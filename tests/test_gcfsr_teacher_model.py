@@ -15,9 +15,8 @@ import yaml
 import sdakd_basicsr  # noqa: F401  (registers model, archs, datasets)
 from basicsr.models import build_model
 from basicsr.utils.options import ordered_yaml
-from helpers import write_random_vgg
+from helpers import REPO_ROOT, write_random_vgg
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_YML = os.path.join(REPO_ROOT, 'options', 'tests', 'train_gcfsr_tiny.yml')
 FULL_YML = os.path.join(REPO_ROOT, 'options', 'teachers', 'train_gcfsr_512.yml')
 
