@@ -83,7 +83,7 @@ def test_auto_resume_continues_bit_identically(uninterrupted, tmp_path, resume_f
                     'logger:save_checkpoint_freq=1'], cwd=root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = '\n'.join(read_logs(exp_dir).values())
-    assert f'Resuming training from epoch' in log and f'iter: {resume_from}.' in log
+    assert 'Resuming training from epoch' in log and f'iter: {resume_from}.' in log
     assert 'tiny_teacher_g.pth [params_ema]' in log  # the teacher still comes from the user's file
     resumed = logged_losses(log)
     assert sorted(resumed) == list(range(resume_from + 1, 7))

@@ -539,9 +539,9 @@ class GCFSRGenerator(_GCFSRBase):
         """
         owner = type(self).__name__
         _check_image(owner, x, self.out_size)
-        fix = (f'pass in_size as a tensor of shape (b, 1) holding factor / cond_norm, e.g. '
-               f'torch.full((b, 1), 8 / 32) for ×8 with cond_norm 32 (GCFSR datasets return it as data["in_size"]); '
-               f'use GCFSRBlindGenerator for a model without the scale condition')
+        fix = ('pass in_size as a tensor of shape (b, 1) holding factor / cond_norm, e.g. '
+               'torch.full((b, 1), 8 / 32) for ×8 with cond_norm 32 (GCFSR datasets return it as data["in_size"]); '
+               'use GCFSRBlindGenerator for a model without the scale condition')
         if in_size is None:
             raise ValueError(f'{owner}: in_size is missing; {fix}')
         if not torch.is_tensor(in_size) or in_size.dim() != 2 or in_size.shape[1] != 1 or \

@@ -324,8 +324,8 @@ class SDAKDModel(SRModel):
         sum(losses.values()).backward()
         optimizer.step()
         losses = OrderedDict((k, v.detach()) for k, v in losses.items())
-        losses[f'out_{prefix[2:]}_real'.replace('__', '_')] = real_pred.detach().mean()
-        losses[f'out_{prefix[2:]}_fake'.replace('__', '_')] = fake_pred.detach().mean()
+        losses[f'out_{prefix[2:]}_real'] = real_pred.detach().mean()  # out_d_real / out_d_teacher_real
+        losses[f'out_{prefix[2:]}_fake'] = fake_pred.detach().mean()
         return losses
 
     # ------------------------------------------------------------------ inference and validation
