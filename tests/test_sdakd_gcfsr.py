@@ -60,3 +60,26 @@ def test_gcfsr_student_is_half_the_teacher(gcfsr_model):
     gcfsr_model.test()
     visuals = gcfsr_model.get_current_visuals()
     assert visuals['gt'].min() == 1 and visuals['lq'].max() == 0
+
+
+def test_teacher_checkpoint_of_another_width_is_rejected_with_the_fix(tmp_path):
+    opt = load_yaml(TINY_GCFSR_SDAKD_YML)
+    other_width = dict(opt['network_g_teacher'], narrow=0.0625)
+    save_random_teacher(str(tmp_path / opt['path']['pretrain_network_g_teacher']), other_width)
+    with pytest.raises(ValueError) as info:
+        build_model(training_opt(opt, str(tmp_path)))
+    for words in ('shape mismatches', 'network_g_teacher', 'narrow', 'path.pretrain_network_g_teacher'):
+        assert words in str(info.value)
+
+
+def test_family_calls_the_blind_generator_without_condition():
+    from basicsr.archs import build_network
+    from sdakd_basicsr.families import build_family
+    family = build_family('gcfsr')
+    blind = build_network(dict(type='GCFSRBlindGenerator', out_size=64, num_style_feat=32, narrow=0.0625)).eval()
+    with torch.no_grad():
+        out = family.generate(blind, {'lq': torch.zeros(1, 3, 64, 64), 'in_size': torch.ones(1, 1)})
+    assert out.shape == (1, 3, 64, 64)
+    student = family.student_generator_opt(dict(type='GCFSRBlindGenerator', out_size=64, num_style_feat=32,
+                                                narrow=0.125), 0.5)
+    assert student == dict(type='GCFSRBlindGenerator', out_size=64, num_style_feat=16, narrow=0.0625)
