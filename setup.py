@@ -37,7 +37,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['sdakd_basicsr', 'sdakd_basicsr.*']),
     py_modules=['sdakd_basicsr_startup'],
-    python_requires='>=3.8',
+    python_requires='>=3.10',  # sys.orig_argv, used by the start-up hook
     # Ranges only; the tested pinned pair lives in requirements.txt.
     install_requires=[
         'basicsr>=1.4.2',
