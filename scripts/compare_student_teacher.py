@@ -141,7 +141,8 @@ def main(argv=None):
              f'Teacher `{path_opt["pretrain_network_g_teacher"]}`, student `{student_path}` [{args.student_key}], '
              f'validation `{gt_dir}` ({len(rows)} images), device {device}'
              + (f' ({torch.get_num_threads()} threads)' if device.type == 'cpu' else '') + '.', '',
-             '| image | PSNR bicubic | PSNR student | PSNR teacher | PSNR student→teacher | NIQE student | NIQE teacher |',
+             '| image | PSNR bicubic | PSNR student | PSNR teacher | PSNR student→teacher | NIQE student '
+             '| NIQE teacher |',
              '| --- | --- | --- | --- | --- | --- | --- |']
     fmt = lambda row, key: f'{row[key]:.2f}' if key in row else 'n/a (image < 96 px)'  # noqa: E731
     for row in rows:
@@ -149,7 +150,7 @@ def main(argv=None):
                      f'{fmt(row, "psnr_teacher")} | {fmt(row, "psnr_student_to_teacher")} | '
                      f'{fmt(row, "niqe_student")} | {fmt(row, "niqe_teacher")} |')
     lq_h, lq_w = first_lq.shape[-2:]
-    lines += ['', '| network | parameters | latency on 1×3×{}×{} (median of {}) | speed-up |'.format(lq_h, lq_w, args.repeats),
+    lines += ['', f'| network | parameters | latency on 1×3×{lq_h}×{lq_w} (median of {args.repeats}) | speed-up |',
               '| --- | --- | --- | --- |',
               f'| teacher | {params["teacher"]:,} | {latency["teacher"] * 1e3:.1f} ms | 1.00× |',
               f'| student | {params["student"]:,} | {latency["student"] * 1e3:.1f} ms | '

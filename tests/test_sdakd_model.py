@@ -56,8 +56,8 @@ def test_stages_switch_exactly_and_teacher_never_trains(tiny_opt):
         model.feed_data(batch(it))
         model.optimize_parameters(it)
         keys = set(model.log_dict)
-        seen[it] = (model.log_dict['stage'], changed(d_before, model.net_d), changed(adapters_before, model.cri_distill),
-                    'l_g_distill' in keys, 'l_g_gan' in keys)
+        seen[it] = (model.log_dict['stage'], changed(d_before, model.net_d),
+                    changed(adapters_before, model.cri_distill), 'l_g_distill' in keys, 'l_g_gan' in keys)
         assert changed(g_before, model.net_g)
         assert not model.net_g_teacher.training
         assert all(not p.requires_grad and p.grad is None for p in model.net_g_teacher.parameters())

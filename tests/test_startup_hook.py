@@ -11,8 +11,8 @@ from helpers import REPO_ROOT, run_cli
 def test_hook_file_is_installed_and_imports_nothing_heavy(tmp_path):
     pth = os.path.join(sysconfig.get_paths()['purelib'], sdakd_basicsr_startup.PTH_NAME)
     assert open(pth).read() == sdakd_basicsr_startup.PTH_LINE
-    proc = run_cli(['-c', 'import sys; print(sorted(m for m in ("torch", "basicsr", "sdakd_basicsr") if m in sys.modules))'],
-                   cwd=str(tmp_path))
+    code = 'import sys; print(sorted(m for m in ("torch", "basicsr", "sdakd_basicsr") if m in sys.modules))'
+    proc = run_cli(['-c', code], cwd=str(tmp_path))
     assert proc.stdout.strip() == '[]', proc.stderr  # start-up stays cheap until basicsr is imported
 
 

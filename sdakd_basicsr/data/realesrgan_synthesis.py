@@ -30,8 +30,8 @@ class SeparableUSMSharp(USMSharp):
     """basicsr's unsharp masking with its Gaussian blur done as two 1-D passes (same result).
 
     The 51×51 Gaussian is the outer product of a 1-D kernel, so a row pass and a column pass give the same
-    blur (up to float rounding) with 102 instead of 2601 multiply-adds per pixel; on CPU the 2-D version dominated the whole
-    Real-ESRGAN degradation (about 2 s per batch of four 400 px images).
+    blur (up to float rounding) with 102 instead of 2601 multiply-adds per pixel; on CPU the 2-D version
+    dominated the whole Real-ESRGAN degradation (about 2 s per batch of four 400 px images).
     """
 
     def __init__(self, radius=50, sigma=0):

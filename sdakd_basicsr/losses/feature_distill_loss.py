@@ -21,7 +21,8 @@ def build_adapter(kind, in_channels, out_channels, hidden_channels=None, activat
         if activation not in _ACTIVATIONS:
             raise ValueError(f'distill_opt.activation={activation!r}: choose one of {sorted(_ACTIVATIONS)}')
         hidden = hidden_channels or out_channels
-        return nn.Sequential(nn.Conv2d(in_channels, hidden, 1), _ACTIVATIONS[activation](), nn.Conv2d(hidden, out_channels, 1))
+        return nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 1), _ACTIVATIONS[activation](), nn.Conv2d(hidden, out_channels, 1))
     raise ValueError(f"distill_opt.adapter={kind!r}: choose 'mlp' (SDAKD) or 'conv1x1' (GAN Compression)")
 
 

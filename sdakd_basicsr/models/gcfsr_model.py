@@ -12,12 +12,10 @@ from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from sdakd_basicsr.utils.checkpoint import load_checked
+
 #: StyleGAN2's generator EMA: half-life of 10k images at 32 images per step, as GCFSR uses it.
 DEFAULT_EMA_DECAY = 0.5**(32 / 10000)
-
-
-def _is_bare_state_dict(ckpt):
-    return isinstance(ckpt, dict) and len(ckpt) > 0 and all(torch.is_tensor(v) for v in ckpt.values())
 
 
 def _probe_checkpoint(path):
@@ -76,24 +74,15 @@ class GCFSRTeacherModel(SRModel):
     # set-up
     # ------------------------------------------------------------------------------------------------------
     def _load_pretrained(self, net, label, param_key=None):
-        """Load ``path.pretrain_network_<label>`` if set; returns the checkpoint path or None."""
+        """Load ``path.pretrain_network_<label>`` if set (BasicSR checkpoint or bare state dict); returns the path."""
         path_opt = self.opt['path']
         load_path = path_opt.get(f'pretrain_network_{label}')
         if load_path is None:
             return None
-        wanted = param_key or path_opt.get(f'param_key_{label}', 'params')
-        ckpt = _probe_checkpoint(load_path)
-        if _is_bare_state_dict(ckpt):
-            key = None
-        elif isinstance(ckpt, dict) and wanted in ckpt:
-            key = wanted
-        elif isinstance(ckpt, dict) and 'params' in ckpt:
-            key = 'params'
-        else:
-            raise ValueError(f'{load_path}: no "{wanted}" or "params" entry and not a bare state dict '
-                             f'(top-level keys: {list(ckpt)[:5] if isinstance(ckpt, dict) else type(ckpt)})')
-        del ckpt
-        self.load_network(net, load_path, path_opt.get(f'strict_load_{label}', True), key)
+        key = param_key or path_opt.get(f'param_key_{label}', 'params')
+        used = load_checked(self.get_bare_model(net), load_path, key, path_opt.get(f'strict_load_{label}', True),
+                            f'path.pretrain_network_{label}', f'network_{label}')
+        get_root_logger().info(f'Loaded {net.__class__.__name__} from {load_path} [{used}]')
         return load_path
 
     def init_training_settings(self):

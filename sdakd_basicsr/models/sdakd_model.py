@@ -112,8 +112,9 @@ class SDAKDModel(SRModel):
                 getattr(self, name).train()
                 self.print_network(getattr(self, name))
         if self.net_d is not None and self.opt['path'].get('pretrain_network_d'):
-            self.load_network(self.net_d, self.opt['path']['pretrain_network_d'],
-                              self.opt['path'].get('strict_load_d', True), self.opt['path'].get('param_key_d', 'params'))
+            path_opt = self.opt['path']
+            self.load_network(self.net_d, path_opt['pretrain_network_d'], path_opt.get('strict_load_d', True),
+                              path_opt.get('param_key_d', 'params'))
 
         self.ema_decay = train_opt.get('ema_decay', 0)
         if self.ema_decay > 0:
