@@ -16,9 +16,9 @@ finder acts when ``basicsr`` itself is imported:
 ``python -m sdakd_basicsr_startup`` writes the ``.pth`` file into site-packages (needed after an editable
 install, which does not carry it); ``--remove`` deletes it again.
 """
+import importlib
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import os
 import sys
 import sysconfig

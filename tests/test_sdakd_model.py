@@ -94,6 +94,7 @@ def test_parse_stages_boundaries():
     (lambda o: o['train']['stages'][2].update(losses=['pixel', 'gan'], train_d=None), ValueError,
      ["'gan' loss but no discriminator"]),
     (lambda o: o['train']['stages'][0].update(losses=['pixel', 'percep']), ValueError, ["unknown loss ['percep']"]),
+    (lambda o: o.pop('network_d_teacher'), ValueError, ['neither network_d nor network_d_teacher']),
 ])
 def test_bad_options_fail_before_training_with_a_clear_message(tiny_opt, change, error, words):
     change(tiny_opt)

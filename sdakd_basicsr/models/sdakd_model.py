@@ -103,6 +103,9 @@ class SDAKDModel(SRModel):
         used = lambda d: any(d in (s.train_d, s.adv_d) for s in self.stages)  # noqa: E731
 
         self.net_g_teacher = self._build_teacher('g', 'params_ema')
+        if used('student') and not self.opt.get('network_d'):
+            raise ValueError('a stage trains or uses the student discriminator, but there is neither network_d nor '
+                             'network_d_teacher (to derive it from with sdakd.width); add one of them')
         self.net_d = self.model_to_device(build_network(self.opt['network_d'])) if used('student') else None
         self.net_d_teacher = None
         if used('teacher'):
