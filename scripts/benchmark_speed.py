@@ -13,11 +13,8 @@ Examples:
 """
 import argparse
 import contextlib
-import datetime
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +24,6 @@ from fractions import Fraction
 
 import torch
 import yaml
-from torch.utils.flop_counter import FlopCounterMode
 
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers SDAKDModel and the losses)
 from basicsr.archs import build_network
@@ -36,6 +32,8 @@ from basicsr.utils.options import ordered_yaml
 
 from sdakd_basicsr.families import build_family
 from sdakd_basicsr.models.sdakd_model import SDAKDModel
+from sdakd_basicsr.utils.profiling import (count_macs, count_params, environment, load_average, markdown_table,
+                                           median_or_none, synchronize, time_once)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_YML = os.path.join(REPO_ROOT, 'options', 'tests', 'sdakd_realesrgan_tiny.yml')
@@ -113,75 +111,6 @@ def teacher_generator_opt(num_feat=64, num_block=23, num_grow_ch=32):
 def teacher_discriminator_opt(num_feat=64):
     """UNetDiscriminatorSN options as in Real-ESRGAN's x4plus GAN training file."""
     return dict(type='UNetDiscriminatorSN', num_in_ch=3, num_feat=num_feat, skip_connection=True)
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-def synchronize(device):
-    """Wait for queued GPU work, so that wall-clock times cover it."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def count_params(net):
-    """Number of parameters of ``net``."""
-    return sum(p.numel() for p in net.parameters())
-
-
-def count_macs(net, inputs):
-    """Multiply-accumulates of one forward pass, from torch's FLOP counter (MACs = FLOPs / 2)."""
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        net(inputs)
-    return counter.get_total_flops() // 2
-
-
-def time_once(fn, device):
-    """Seconds one call of ``fn`` takes; CUDA events on a GPU, ``perf_counter`` on the CPU."""
-    if device.type == 'cuda':
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / 1000
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def median_or_none(values):
-    """Median of ``values``, or None when nothing was timed."""
-    return statistics.median(values) if values else None
-
-
-def environment(device):
-    """What the numbers were measured on."""
-    info = {'date': datetime.datetime.now().isoformat(timespec='seconds'), 'torch': torch.__version__,
-            'python': platform.python_version(), 'device': str(device), 'cpu': platform.processor() or None,
-            'cpu_count': os.cpu_count(), 'torch_threads': torch.get_num_threads()}
-    try:
-        with open('/proc/cpuinfo') as handle:
-            info['cpu'] = next(line.split(':', 1)[1].strip() for line in handle if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    if device.type == 'cuda':
-        info['gpu'] = torch.cuda.get_device_name(device)
-    return info
-
-
-def load_average():
-    """1, 5 and 15 minute load averages (None where the OS has none): how busy the machine was."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def markdown_table(headers, rows):
-    """A GitHub-flavoured markdown table; cells are str()-ed."""
-    lines = ['| ' + ' | '.join(headers) + ' |', '|' + '|'.join('---' for _ in headers) + '|']
-    lines += ['| ' + ' | '.join(str(cell) for cell in row) + ' |' for row in rows]
-    return '\n'.join(lines)
 
 
 def _fmt(value, spec, suffix=''):

@@ -11,9 +11,7 @@ Defaults come from the option file: the teacher checkpoint (path.pretrain_networ
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 from copy import deepcopy
 
 import cv2
@@ -29,6 +27,7 @@ from basicsr.utils.options import ordered_yaml
 from sdakd_basicsr.families import build_family
 from sdakd_basicsr.models.sdakd_model import resolve_network_options
 from sdakd_basicsr.utils.checkpoint import load_checked
+from sdakd_basicsr.utils.profiling import median_latency
 
 NIQE_MIN_SIDE = 96  # basicsr's NIQE works on 96x96 blocks
 
@@ -68,21 +67,6 @@ def read_rgb(path):
     if img is None:
         raise FileNotFoundError(f'cannot read image {path}')
     return img2tensor(img.astype(np.float32) / 255., bgr2rgb=True, float32=True).unsqueeze(0)
-
-
-@torch.inference_mode()
-def median_latency(fn, repeats, device):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def labelled(img, text):
@@ -133,8 +117,9 @@ def main(argv=None):
         rows.append(row)
 
     first_lq = read_rgb(os.path.join(lq_dir, names[0])).to(device)
-    latency = {k: median_latency(lambda n=n: family.generate(n, {'lq': first_lq}), args.repeats, device)
-               for k, n in (('teacher', teacher), ('student', student))}
+    with torch.inference_mode():
+        latency = {k: median_latency(lambda n=n: family.generate(n, {'lq': first_lq}), args.repeats, device=device)
+                   for k, n in (('teacher', teacher), ('student', student))}
     params = {k: sum(p.numel() for p in n.parameters()) for k, n in (('teacher', teacher), ('student', student))}
 
     lines = [f'# SDAKD comparison: {opt["name"]}', '',
