@@ -9,12 +9,14 @@ finder acts when ``basicsr`` itself is imported:
   1.4.2) is served as an alias of ``torchvision.transforms.functional`` when the real module is missing;
 * right after ``basicsr`` finished importing, ``sdakd_basicsr`` is imported, which registers our archs,
   models, losses and datasets and applies the small BasicSR fixes in :mod:`sdakd_basicsr.compat`;
-* when the process runs ``python -m basicsr.train``, that module's code is replaced by a call of BasicSR's
-  own ``train_pipeline`` rooted at the working directory, so ``experiments/`` and ``tb_logger/`` land there
-  and not inside site-packages.
+* when the process runs ``python -m basicsr.train`` with an option file of one of our models, that module's
+  code is replaced by a call of BasicSR's own ``train_pipeline`` rooted at the working directory, so
+  ``experiments/`` and ``tb_logger/`` land there and not inside site-packages (other models keep BasicSR's
+  root: :func:`sdakd_basicsr.train.basicsr_train_root`).
 
-``python -m sdakd_basicsr_startup`` writes the ``.pth`` file into site-packages (needed after an editable
-install, which does not carry it); ``--remove`` deletes it again.
+Every install path carries the ``.pth`` file: a regular install and a wheel through ``build_py``, an editable
+install through ``editable_wheel`` (see ``setup.py``). ``python -m sdakd_basicsr_startup`` writes it by hand
+into this interpreter's site-packages; ``--remove`` deletes it.
 """
 import importlib
 import importlib.abc
@@ -66,7 +68,7 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _TrainFromWorkingDirLoader(importlib.abc.Loader):
-    """Gives runpy the code ``basicsr.train.train_pipeline(os.getcwd())`` for ``python -m basicsr.train``.
+    """Gives runpy the code of :func:`sdakd_basicsr.train.basicsr_train_main` for ``python -m basicsr.train``.
 
     runpy asks a loader for ``get_code``; a plain ``import basicsr.train`` uses ``exec_module``, which stays
     basicsr's own.
@@ -76,7 +78,7 @@ class _TrainFromWorkingDirLoader(importlib.abc.Loader):
         self.original_loader = original_loader
 
     def get_code(self, fullname):
-        source = 'from sdakd_basicsr.train import main\nmain()\n'
+        source = 'from sdakd_basicsr.train import basicsr_train_main\nbasicsr_train_main()\n'
         return compile(source, getattr(self.original_loader, 'path', '<basicsr.train>'), 'exec')
 
     def create_module(self, spec):

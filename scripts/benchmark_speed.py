@@ -426,7 +426,7 @@ def benchmark_training(args):
                       distill_layers=list(model.student_taps.layer_names), ema_decay=opt['train'].get('ema_decay'),
                       params={'teacher_g': count_params(model.net_g_teacher), 'student_g': count_params(model.net_g),
                               'student_d': count_params(model.net_d),
-                              'adapters': count_params(model.cri_distill)},
+                              'adapters': count_params(model.net_feat_adapters)},
                       load_average=load_average())
     return {'config': config, 'rows': rows}
 

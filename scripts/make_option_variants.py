@@ -35,7 +35,7 @@ def set_stages(text, stages):
 
 
 def set_adapter(text, adapter):
-    return replace_once(text, r'^    adapter: \w+.*$', f'    adapter: {adapter}', 'distill_opt.adapter')
+    return replace_once(text, r'^  adapter: \w+.*$', f'  adapter: {adapter}', 'network_feat_adapters.adapter')
 
 
 def set_teacher_d(text, path):

@@ -1,18 +1,23 @@
-"""Small, targeted fixes to BasicSR's training entry, applied when sdakd_basicsr is imported.
+"""Small, targeted fixes to BasicSR's training entry, active only for runs of this project's models.
 
-Nothing here edits installed files; three names in the ``basicsr.train`` module are swapped:
+Nothing here edits installed files. Importing sdakd_basicsr swaps two names in the ``basicsr.train`` module, and
+each replacement first asks :func:`runs_our_model`: for any other ``model_type`` (SRModel, ESRGANModel, a
+user's own model...) it calls BasicSR's original with the same arguments and returns its result untouched, so
+other experiments in the same environment behave exactly as before (tested with a plain SRModel run).
 
 * ``load_resume_state`` maps the resume state to the CPU when there is no GPU (1.4.2 calls
-  ``torch.cuda.current_device()``) and keeps frozen teachers where the user put them: BasicSR redirects every
-  ``network_*`` to the experiment's saved ``net_*_<iter>.pth`` on resume and turns every
-  ``param_key_*: params_ema`` into ``params``; for :data:`FROZEN_NETWORKS` that would load a teacher that was
-  never saved (or the wrong weights).
+  ``torch.cuda.current_device()``) and keeps frozen teachers where the user put them. On resume BasicSR's
+  ``check_resume`` points every ``network_*`` at the experiment's saved ``net_*_<iter>.pth`` and turns every
+  ``param_key_*: params_ema`` into ``params``. BasicSR's own ``path.ignore_resume_networks`` is not enough for
+  :data:`FROZEN_NETWORKS`: it keeps the path but still rewrites ``param_key_g_teacher`` from ``params_ema`` to
+  ``params``, so the teacher would silently come back with other weights (or fail where a file has only
+  ``params_ema``), and every option file would have to repeat the list.
 * ``create_train_val_dataloader`` makes resume continue the data stream where it stopped: BasicSR restarts
   the interrupted epoch from its first batch (and after a checkpoint on an epoch's last iteration repeats that
-  epoch), so the resumed run would see other batches than an uninterrupted one. The sampler now skips the
-  batches already consumed, and the loader draws its worker seed from its own generator so that starting an
-  epoch does not advance the global torch RNG that the training step (and the resume state) relies on.
-* ``EnlargedSampler`` becomes :class:`ResumableEnlargedSampler`, which supports that skip.
+  epoch), so the resumed run would see other batches than an uninterrupted one. For our runs the sampler is a
+  :class:`ResumableEnlargedSampler` that skips the batches already consumed, and the loader draws its worker seed
+  from its own generator, so that starting an epoch does not advance the global torch RNG that the training
+  step (and the resume state) relies on.
 """
 import os.path as osp
 
@@ -31,8 +36,23 @@ def _teacher_path_entries(network_key):
     return (f'pretrain_network_{label}', f'param_key_{label}', f'strict_load_{label}')
 
 
+#: BasicSR's own functions, kept by :func:`patch_basicsr` for runs of other models
+_ORIGINALS = {}
+
+
+def runs_our_model(opt):
+    """Whether ``opt`` (options as BasicSR parsed them) trains a model registered by sdakd_basicsr."""
+    from basicsr.utils.registry import MODEL_REGISTRY
+    model_type = opt.get('model_type')
+    if model_type not in MODEL_REGISTRY:
+        return False
+    return MODEL_REGISTRY.get(model_type).__module__.startswith('sdakd_basicsr.')
+
+
 def load_resume_state(opt):
     """Drop-in for ``basicsr.train.load_resume_state`` (same contract: returns the state dict or None)."""
+    if not runs_our_model(opt):
+        return _ORIGINALS['load_resume_state'](opt)
     from basicsr.utils import scandir
     from basicsr.utils.misc import check_resume
 
@@ -82,33 +102,38 @@ class ResumableEnlargedSampler(EnlargedSampler):
         return iter(indices[skip:])
 
 
-def _make_create_train_val_dataloader(original):
-
-    def create_train_val_dataloader(opt, logger):
+def create_train_val_dataloader(opt, logger):
+    """Drop-in for ``basicsr.train.create_train_val_dataloader``: for our runs, a data stream that resumes exactly."""
+    import basicsr.train as basicsr_train
+    original = _ORIGINALS['create_train_val_dataloader']
+    if not runs_our_model(opt):
+        return original(opt, logger)
+    basicsr_train.EnlargedSampler = ResumableEnlargedSampler  # only while BasicSR builds our loaders
+    try:
         result = original(opt, logger)
-        train_loader, train_sampler = result[0], result[1]
-        if train_loader is None:
-            return result
-        train_loader.generator = torch.Generator().manual_seed(int(opt.get('manual_seed') or 0) + opt['rank'])
-        resume_state = _pending_resume.pop('state', None)
-        if resume_state is not None and isinstance(train_sampler, ResumableEnlargedSampler):
-            batches_per_epoch = len(train_loader)
-            done = resume_state['iter']
-            resume_state['epoch'] = done // batches_per_epoch
-            train_sampler.skip_once = (done % batches_per_epoch) * train_loader.batch_size
-            logger.info(f'Resume: continuing epoch {resume_state["epoch"]} after its first '
-                        f'{done % batches_per_epoch} of {batches_per_epoch} batches.')
+    finally:
+        basicsr_train.EnlargedSampler = EnlargedSampler
+    train_loader, train_sampler = result[0], result[1]
+    if train_loader is None:
         return result
-
-    create_train_val_dataloader.sdakd_original = original
-    return create_train_val_dataloader
+    train_loader.generator = torch.Generator().manual_seed(int(opt.get('manual_seed') or 0) + opt['rank'])
+    resume_state = _pending_resume.pop('state', None)
+    if resume_state is not None and isinstance(train_sampler, ResumableEnlargedSampler):
+        batches_per_epoch = len(train_loader)
+        done = resume_state['iter']
+        resume_state['epoch'] = done // batches_per_epoch
+        train_sampler.skip_once = (done % batches_per_epoch) * train_loader.batch_size
+        logger.info(f'Resume: continuing epoch {resume_state["epoch"]} after its first '
+                    f'{done % batches_per_epoch} of {batches_per_epoch} batches.')
+    return result
 
 
 def patch_basicsr():
-    """Install the fixes above into the imported ``basicsr.train`` module (idempotent)."""
+    """Install the replacements above into the imported ``basicsr.train`` module (idempotent)."""
     import basicsr.train as basicsr_train
-    basicsr_train.load_resume_state = load_resume_state
-    basicsr_train.EnlargedSampler = ResumableEnlargedSampler
-    if not hasattr(basicsr_train.create_train_val_dataloader, 'sdakd_original'):
-        basicsr_train.create_train_val_dataloader = _make_create_train_val_dataloader(
-            basicsr_train.create_train_val_dataloader)
+    for name, replacement in (('load_resume_state', load_resume_state),
+                              ('create_train_val_dataloader', create_train_val_dataloader)):
+        current = getattr(basicsr_train, name)
+        if current is not replacement:
+            _ORIGINALS[name] = current
+            setattr(basicsr_train, name, replacement)

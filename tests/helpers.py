@@ -75,10 +75,14 @@ def training_opt(opt, root, train_type=None):
 
 
 def run_cli(args, cwd, timeout=600):
-    """Run ``python <args>`` in ``cwd`` with an empty TORCH_HOME; return the completed process (text)."""
+    """Run ``python <args>`` in ``cwd`` with an empty TORCH_HOME; return the completed process (text).
+
+    ``PYTHONPATH`` is this checkout, so the subprocess runs the code under test even where another checkout of
+    sdakd_basicsr is installed (editable) in the environment.
+    """
     env = dict(os.environ)
     env['TORCH_HOME'] = os.path.join(cwd, 'empty_torch_home')
-    env.pop('PYTHONPATH', None)
+    env['PYTHONPATH'] = REPO_ROOT
     return subprocess.run([sys.executable] + list(args), cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
 

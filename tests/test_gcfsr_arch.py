@@ -230,4 +230,23 @@ def test_latent_count_matches_decoder():
     for size in (64, 128, 256, 512, 1024):
         net = on_meta(GCFSRGenerator, size)
         assert net.num_latent == 2 * int(math.log2(size)) - 6 == 2 * len(net.to_rgbs) + 2
-        assert len(net.make_noise.__doc__) > 0
+    # every latent is consumed: perturbing the last one changes the output, and noise sizes follow the decoder
+    torch.manual_seed(0)
+    g = GCFSRGenerator(**TINY).eval()
+    x, in_size = torch.rand(1, 3, 64, 64) * 2 - 1, torch.tensor([[8 / 32]])
+    noise = g.make_noise()
+    assert [n.shape[-1] for n in noise] == [16, 32, 32, 64, 64]
+    seen = {}
+
+    def perturb_last_latent(module, args):
+        seen['latent'] = args[1]
+        return (args[0], args[1] + 1.0) + tuple(args[2:])
+
+    with torch.no_grad():
+        reference = g(x, in_size, noise=noise)[0]
+        handle = g.to_rgbs[-1].register_forward_pre_hook(perturb_last_latent)
+        perturbed = g(x, in_size, noise=noise)[0]
+        handle.remove()
+        _, latent = g(x, in_size, noise=noise, return_latents=True)
+    assert torch.equal(seen['latent'], latent[:, g.num_latent - 1])
+    assert not torch.allclose(reference, perturbed)

@@ -9,6 +9,7 @@ from basicsr.models import build_model
 
 import sdakd_basicsr  # noqa: F401
 from helpers import TINY_REALESRGAN_YML, load_yaml, save_random_teacher, training_opt
+from sdakd_basicsr.archs.feature_adapter_arch import FeatureAdapters
 from sdakd_basicsr.families import build_family
 from sdakd_basicsr.losses.feature_distill_loss import FeatureMapDistillLoss
 from sdakd_basicsr.models.stages import parse_stages, stage_at
@@ -42,8 +43,8 @@ def test_student_and_student_discriminator_derived_from_teacher(tiny_opt):
     assert model.opt['network_d'] == dict(type='UNetDiscriminatorSN', num_in_ch=3, num_feat=8, skip_connection=True)
     assert model.net_g.conv_first.out_channels == 8 and model.net_d.conv0.out_channels == 8
     # adapters map student channels (8) to teacher channels (16) at each tapped layer
-    assert [a[0].in_channels for a in model.cri_distill.adapters] == [8, 8, 8]
-    assert [a[-1].out_channels for a in model.cri_distill.adapters] == [16, 16, 16]
+    assert [a[0].in_channels for a in model.net_feat_adapters.adapters] == [8, 8, 8]
+    assert [a[-1].out_channels for a in model.net_feat_adapters.adapters] == [16, 16, 16]
 
 
 def test_stages_switch_exactly_and_teacher_never_trains(tiny_opt):
@@ -52,12 +53,12 @@ def test_stages_switch_exactly_and_teacher_never_trains(tiny_opt):
     seen = {}
     for it in range(1, 7):
         d_before, g_before = params_of(model.net_d), params_of(model.net_g)
-        adapters_before = params_of(model.cri_distill)
+        adapters_before = params_of(model.net_feat_adapters)
         model.feed_data(batch(it))
         model.optimize_parameters(it)
         keys = set(model.log_dict)
         seen[it] = (model.log_dict['stage'], changed(d_before, model.net_d),
-                    changed(adapters_before, model.cri_distill), 'l_g_distill' in keys, 'l_g_gan' in keys)
+                    changed(adapters_before, model.net_feat_adapters), 'l_g_distill' in keys, 'l_g_gan' in keys)
         assert changed(g_before, model.net_g)
         assert not model.net_g_teacher.training
         assert all(not p.requires_grad and p.grad is None for p in model.net_g_teacher.parameters())
@@ -136,19 +137,28 @@ def test_nan_loss_stops_training_and_keeps_the_checkpoint(tiny_opt):
     assert set(torch.load(os.path.join(tiny_opt['path']['models'], 'net_g_1.pth'))) == {'params', 'params_ema'}
 
 
-def test_feature_map_distill_loss_variants():
+@pytest.mark.parametrize('adapter, criterion, n_convs', [('mlp', 'l1', 2), ('conv1x1', 'mse', 1)])
+def test_feature_adapters_and_distill_loss(adapter, criterion, n_convs):
+    # fresh tensors per variant: no gradient is left over from another case
     student = [torch.randn(2, 8, 6, 6, requires_grad=True)]
     teacher = [torch.randn(2, 16, 6, 6, requires_grad=True)]
-    for adapter, criterion in (('mlp', 'l1'), ('conv1x1', 'mse')):
-        loss_fn = FeatureMapDistillLoss([8], [16], adapter=adapter, criterion=criterion, loss_weight=2.0)
-        loss = loss_fn(student, teacher)
-        loss.backward()
-        assert loss.item() > 0 and student[0].grad is not None
-        assert teacher[0].grad is None  # the teacher feature is a fixed target
-        n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in loss_fn.modules())
-        assert n_convs == (2 if adapter == 'mlp' else 1)
-    with pytest.raises(ValueError, match='distill_opt.adapter'):
-        FeatureMapDistillLoss([8], [16], adapter='transformer')
+    adapters = FeatureAdapters([8], [16], adapter=adapter)
+    adapted = adapters(student)
+    loss = FeatureMapDistillLoss(criterion=criterion, loss_weight=2.0)(adapted, teacher)
+    distance = torch.nn.functional.l1_loss if criterion == 'l1' else torch.nn.functional.mse_loss
+    assert torch.allclose(loss, 2.0 * distance(adapted[0], teacher[0]))
+    loss.backward()
+    assert student[0].grad is not None and student[0].grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in adapters.parameters())
+    assert teacher[0].grad is None  # the teacher feature is a fixed target
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in adapters.modules()) == n_convs
+
+
+def test_feature_adapter_options_are_checked():
+    with pytest.raises(ValueError, match='network_feat_adapters.adapter'):
+        FeatureAdapters([8], [16], adapter='transformer')
+    with pytest.raises(ValueError, match='move .*network_feat_adapters'):
+        FeatureMapDistillLoss(adapter='mlp')  # the adapter lives in its own network block now
 
 
 def test_default_feature_layers_of_families():
@@ -156,5 +166,25 @@ def test_default_feature_layers_of_families():
         'body.5', 'body.11', 'body.17', 'body.22', 'conv_body']
     assert build_family('gcfsr').default_feature_layers({'out_size': 64}) == ['style_conv1', 'style_convs.1',
                                                                               'style_convs.3']
+    assert build_family('srvgg').default_feature_layers({'num_conv': 16}) == ['body.9', 'body.17', 'body.25',
+                                                                              'body.33']
     with pytest.raises(ValueError, match="sdakd.family='swinir'"):
         build_family('swinir')
+
+
+def test_families_are_a_basicsr_registry_and_read_their_own_options():
+    from basicsr.utils.registry import Registry
+
+    from sdakd_basicsr.families import FAMILY_REGISTRY
+    assert isinstance(FAMILY_REGISTRY, Registry)
+    assert {'realesrgan', 'srvgg', 'gcfsr'} <= set(FAMILY_REGISTRY.keys())
+    teacher = dict(type='RRDBNet', num_feat=64, num_grow_ch=32, num_block=23)
+    assert build_family('realesrgan').student_generator_opt(teacher, 0.5)['num_grow_ch'] == 16
+    kept = build_family('realesrgan', {'scale_grow_ch': False}).student_generator_opt(teacher, 0.5)
+    assert kept['num_feat'] == 32 and kept['num_grow_ch'] == 32
+    gcfsr_teacher = dict(type='GCFSRGenerator', out_size=64, num_style_feat=512)
+    assert build_family('gcfsr', {'scale_style_feat': False}).student_generator_opt(
+        gcfsr_teacher, 0.25)['num_style_feat'] == 512
+    # the probe input honours the size it is asked for
+    assert build_family('gcfsr').dummy_inputs({'out_size': 64}, 'cpu', size=32)['lq'].shape == (1, 3, 32, 32)
+    assert build_family('gcfsr').dummy_inputs({'out_size': 64}, 'cpu')['lq'].shape == (1, 3, 64, 64)

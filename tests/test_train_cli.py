@@ -45,7 +45,7 @@ def uninterrupted(tmp_path_factory):
     exp_dir = os.path.join(root, 'experiments', EXP)
     log = '\n'.join(read_logs(exp_dir).values())
     final = {name: torch.load(os.path.join(exp_dir, 'models', f'{name}_6.pth'))
-             for name in ('net_g', 'net_d', 'net_adapters')}
+             for name in ('net_g', 'net_d', 'net_feat_adapters')}
     return dict(root=root, exp_dir=exp_dir, log=log, losses=logged_losses(log), final=final,
                 teacher_file=teacher_file, teacher_bytes=teacher_bytes)
 

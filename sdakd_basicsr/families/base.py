@@ -1,17 +1,31 @@
-"""Base class and registry of teacher-family adapters."""
+"""Base class and registry of teacher families."""
 from copy import deepcopy
 from fractions import Fraction
 
-#: ``sdakd.family`` name -> adapter class
-FAMILY_REGISTRY = {}
+from basicsr.utils.registry import Registry
+
+#: loss name -> the ground-truth variant it compares against (families may sharpen some of them)
+TARGET_LOSSES = ('pixel', 'perceptual', 'gan')
 
 
-def register_family(family_cls):
-    """Class decorator adding a :class:`TeacherFamily` subclass under its ``name``."""
-    if family_cls.name in FAMILY_REGISTRY:
-        raise KeyError(f'teacher family {family_cls.name!r} is registered twice')
-    FAMILY_REGISTRY[family_cls.name] = family_cls
-    return family_cls
+class FamilyRegistry(Registry):
+    """BasicSR ``Registry`` keyed by each family's ``name`` (the value of ``sdakd.family``), not its class name."""
+
+    def register(self, obj=None, suffix=None):
+        if obj is None:
+            return lambda family_cls: self.register(family_cls)
+        self._do_register(obj.name, obj)
+        return obj
+
+    def get(self, name):
+        if name not in self:
+            raise ValueError(f'sdakd.family={name!r} is not a known teacher family; '
+                             f'choose one of {sorted(self.keys())}.')
+        return super().get(name)
+
+
+#: ``sdakd.family`` name -> family class
+FAMILY_REGISTRY = FamilyRegistry('teacher family')
 
 
 def scale_channels(channels, width, what):
@@ -32,27 +46,49 @@ def scale_channels(channels, width, what):
 
 
 class TeacherFamily:
-    """How to call, scale and tap one family of SR GAN generators and discriminators.
+    """Everything SDAKD needs to know about one family of SR GAN generators and discriminators.
 
-    Subclasses set :attr:`name`, :attr:`value_range` and :attr:`input_keys`, and implement the methods.
+    One instance per model. The distillation model never looks at an architecture directly: it asks its
+    family how to call the generator, how to derive students, which layers to tap, and how to turn a data
+    batch into generator inputs and loss targets. Adding a family (SwinIR, HAT, SPAN, ...) means writing one
+    subclass in a new file of this package.
+
+    Subclasses set :attr:`name`, :attr:`value_range`, :attr:`input_keys` and :attr:`options`, and implement
+    the architecture methods.
+
+    Args:
+        sdakd_opt (dict | None): The ``sdakd`` option block; the family reads its own keys (:attr:`options`).
     """
 
     #: name used in ``sdakd.family``
     name = None
     #: range of generator inputs and outputs (and of GT images given to losses)
     value_range = (0.0, 1.0)
-    #: keys of a data batch the generator needs, besides ``lq`` (moved to the device by the model)
+    #: keys of a data batch the generator needs (moved to the device)
     input_keys = ('lq', )
+    #: family-specific ``sdakd.*`` options and their defaults
+    options = {}
 
+    def __init__(self, sdakd_opt=None):
+        self.sdakd_opt = dict(sdakd_opt or {})
+
+    def configure(self, generator_opt):
+        """Adapt to the generator options the family will run (``network_g_teacher`` or ``network_g``)."""
+
+    def option(self, key):
+        """Value of the family option ``sdakd.<key>`` (its default from :attr:`options` when not set)."""
+        return self.sdakd_opt.get(key, self.options[key])
+
+    # ------------------------------------------------------------------ architecture
     def generate(self, net, inputs):
         """Run generator ``net`` on ``inputs`` (dict with :attr:`input_keys`) and return the image tensor."""
         raise NotImplementedError
 
-    def student_generator_opt(self, teacher_opt, width, **options):
+    def student_generator_opt(self, teacher_opt, width):
         """Options of the width-scaled student generator derived from the teacher's options."""
         raise NotImplementedError
 
-    def student_discriminator_opt(self, teacher_d_opt, width, **options):
+    def student_discriminator_opt(self, teacher_d_opt, width):
         """Options of the capacity-matched student discriminator derived from the teacher's D options."""
         raise NotImplementedError
 
@@ -61,8 +97,34 @@ class TeacherFamily:
         raise NotImplementedError
 
     def dummy_inputs(self, teacher_opt, device, size=None):
-        """A small batch of generator inputs used once to probe feature channel counts."""
+        """A small batch of generator inputs (``size`` px, or the family's default) used to probe channel counts."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ data
+    def setup_training_data(self, opt, device):
+        """Prepare what :meth:`prepare_batch` needs during training (e.g. on-the-fly degradation). Default: nothing."""
+
+    def prepare_batch(self, data, device, training):
+        """Turn a data-loader batch into generator inputs and loss targets on ``device``.
+
+        Returns:
+            dict: ``lq`` (tensor), ``gt`` (tensor, when the batch has one), ``inputs`` (dict for :meth:`generate`)
+            and ``targets`` (loss name in :data:`TARGET_LOSSES` -> the GT variant that loss compares against).
+        """
+        self.check_batch(data)
+        batch = {'inputs': {k: data[k].to(device) for k in self.input_keys if k in data}}
+        batch['lq'] = batch['inputs']['lq']
+        if 'gt' in data:
+            batch['gt'] = data['gt'].to(device)
+            batch['targets'] = {loss: batch['gt'] for loss in TARGET_LOSSES}
+        return batch
+
+    def training_state(self):
+        """Family state that must survive a resume (saved with the training state), or None."""
+        return None
+
+    def load_training_state(self, state):
+        """Restore :meth:`training_state`."""
 
     def check_batch(self, data):
         """Raise a clear error when a data batch lacks what the generator needs."""
@@ -83,10 +145,17 @@ class TeacherFamily:
         opt = deepcopy(dict(opt))
         return opt, opt.pop('type')
 
+    def _require_type(self, net_type, allowed, option):
+        if net_type not in allowed:
+            raise ValueError(f'the {self.name} family derives {option} from {list(allowed)}, not {net_type!r}; '
+                             f'write {option} out explicitly or choose another sdakd.family.')
 
-def build_family(name):
-    """Instantiate the adapter registered under ``name`` (``sdakd.family``) with a clear error if unknown."""
-    if name not in FAMILY_REGISTRY:
-        raise ValueError(f'sdakd.family={name!r} is not a known teacher family; '
-                         f'choose one of {sorted(FAMILY_REGISTRY)}.')
-    return FAMILY_REGISTRY[name]()
+
+def build_family(name, sdakd_opt=None):
+    """Instantiate the family registered under ``name`` (``sdakd.family``) with a clear error if unknown.
+
+    Args:
+        name (str): ``sdakd.family``.
+        sdakd_opt (dict | None): The ``sdakd`` option block (family-specific options are read from it).
+    """
+    return FAMILY_REGISTRY.get(name)(sdakd_opt)

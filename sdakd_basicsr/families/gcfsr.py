@@ -3,13 +3,10 @@ import math
 
 import torch
 
-from sdakd_basicsr.families.base import TeacherFamily, register_family, scale_channels
-
-_G_TYPES = ('GCFSRGenerator', 'GCFSRBlindGenerator')
-_D_TYPES = ('GCFSRDiscriminator', )
+from sdakd_basicsr.families.base import FAMILY_REGISTRY, TeacherFamily, scale_channels
 
 
-@register_family
+@FAMILY_REGISTRY.register()
 class GCFSRFamily(TeacherFamily):
     """GCFSR (He et al., CVPR 2022).
 
@@ -19,16 +16,41 @@ class GCFSRFamily(TeacherFamily):
     otherwise the latent branch's ``final_linear`` would keep most of a narrow student's parameters.
     Default taps: the decoder's fusing StyleConv at every resolution (``style_conv1``, ``style_convs.1``,
     ``style_convs.3``, ...), whose spatial sizes match between teacher and student.
+
+    Options (``sdakd``):
+        scale_style_feat (bool): Scale ``num_style_feat`` (latent/style width) with the width. Default: true.
     """
 
     name = 'gcfsr'
     value_range = (-1.0, 1.0)
     input_keys = ('lq', 'in_size')
+    options = {'scale_style_feat': True}
+    generator_types = ('GCFSRGenerator', 'GCFSRBlindGenerator')
+    discriminator_types = ('GCFSRDiscriminator', )
+
+    def __init__(self, sdakd_opt=None):
+        super().__init__(sdakd_opt)
+        self.conditional = True
+
+    def configure(self, generator_opt):
+        self.conditional = generator_opt.get('type') != 'GCFSRBlindGenerator'
+
+    def check_batch(self, data):
+        required = self.input_keys if self.conditional else ('lq', )
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise KeyError(f'the {self.name} family needs batch keys {list(required)}, but the dataset gave '
+                           f'{sorted(data)} (missing {missing}); use GCFSRTrainDataset / GCFSRValDataset, or '
+                           'GCFSRBlindGenerator for an unconditioned generator.')
 
     def generate(self, net, inputs):
         bare = getattr(net, 'module', net)  # DDP wraps the student
-        out = net(inputs['lq'], inputs['in_size']) if getattr(bare, 'conditional', True) else net(inputs['lq'])
-        return out[0] if isinstance(out, (tuple, list)) else out
+        if not getattr(bare, 'conditional', True):
+            return net(inputs['lq'])[0]
+        if inputs.get('in_size') is None:
+            raise ValueError(f'{bare.__class__.__name__} is scale-conditioned but the data has no "in_size"; use '
+                             'GCFSRTrainDataset / GCFSRValDataset, or the blind generator (GCFSRBlindGenerator)')
+        return net(inputs['lq'], inputs['in_size'])[0]
 
     def _scaled_narrow(self, opt, width, what):
         narrow = opt.get('narrow', 1) * width
@@ -36,22 +58,18 @@ class GCFSRFamily(TeacherFamily):
             raise ValueError(f'sdakd.width={width} must be positive ({what}).')
         return narrow
 
-    def student_generator_opt(self, teacher_opt, width, scale_style_feat=True):
+    def student_generator_opt(self, teacher_opt, width):
         opt, net_type = self._copy_without_type(teacher_opt)
-        if net_type not in _G_TYPES:
-            raise ValueError(f'the gcfsr family derives students from {_G_TYPES}, not {net_type!r}; '
-                             'write network_g out explicitly or choose another sdakd.family.')
+        self._require_type(net_type, self.generator_types, 'network_g')
         opt['narrow'] = self._scaled_narrow(opt, width, 'network_g_teacher.narrow')
-        if scale_style_feat:
+        if self.option('scale_style_feat'):
             opt['num_style_feat'] = scale_channels(opt.get('num_style_feat', 512), width,
                                                    'network_g_teacher.num_style_feat')
         return dict(type=net_type, **opt)
 
     def student_discriminator_opt(self, teacher_d_opt, width):
         opt, net_type = self._copy_without_type(teacher_d_opt)
-        if net_type not in _D_TYPES:
-            raise ValueError(f'the gcfsr family derives the student D from {_D_TYPES}, not {net_type!r}; '
-                             'write network_d out explicitly.')
+        self._require_type(net_type, self.discriminator_types, 'network_d')
         opt['narrow'] = self._scaled_narrow(opt, width, 'network_d_teacher.narrow')
         return dict(type=net_type, **opt)
 
@@ -60,6 +78,11 @@ class GCFSRFamily(TeacherFamily):
         return ['style_conv1'] + [f'style_convs.{2 * k + 1}' for k in range(num_upsamples)]
 
     def dummy_inputs(self, teacher_opt, device, size=None):
-        size = teacher_opt['out_size']
+        size = size or teacher_opt['out_size']
         return {'lq': torch.rand(1, 3, size, size, device=device) * 2 - 1,
                 'in_size': torch.full((1, 1), 8 / 32, device=device)}
+
+    def prepare_batch(self, data, device, training):
+        if 'in_size' in data and data['in_size'].dim() == 1:  # default collation of a per-image scalar
+            data = dict(data, in_size=data['in_size'].unsqueeze(1))
+        return super().prepare_batch(data, device, training)

@@ -6,13 +6,13 @@ import torch
 
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
-from basicsr.losses.gan_loss import r1_penalty
-from basicsr.models.base_model import BaseModel
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from sdakd_basicsr.utils.checkpoint import load_checked
+from sdakd_basicsr.families import build_family
+from sdakd_basicsr.losses.r1_loss import lazy_r1_loss
+from sdakd_basicsr.models.exact_resume import ExactResumeMixin
 
 #: StyleGAN2's generator EMA: half-life of 10k images at 32 images per step, as GCFSR uses it.
 DEFAULT_EMA_DECAY = 0.5**(32 / 10000)
@@ -27,7 +27,7 @@ def _probe_checkpoint(path):
 
 
 @MODEL_REGISTRY.register()
-class GCFSRTeacherModel(SRModel):
+class GCFSRTeacherModel(ExactResumeMixin, SRModel):
     """GCFSR generator + StyleGAN2 discriminator (no minibatch-stddev) trained as in the official recipe.
 
     Per iteration (He et al., CVPR 2022, official ``train_gcfsr_gan.yml``):
@@ -62,27 +62,20 @@ class GCFSRTeacherModel(SRModel):
     """
 
     def __init__(self, opt):
-        BaseModel.__init__(self, opt)  # SRModel's own __init__ would load checkpoints without the bare-dict case
-        self.net_g = self.model_to_device(build_network(opt['network_g']))
-        self.print_network(self.net_g)
-        self.in_size = None
-        self._load_pretrained(self.net_g, 'g')
-        if self.is_train:
-            self.init_training_settings()
+        self.family = build_family('gcfsr')
+        self.family.configure(opt['network_g'])
+        super().__init__(opt)  # SRModel: build net_g, load path.pretrain_network_g (bare dicts too, see the mixin)
 
     # ------------------------------------------------------------------------------------------------------
     # set-up
     # ------------------------------------------------------------------------------------------------------
     def _load_pretrained(self, net, label, param_key=None):
-        """Load ``path.pretrain_network_<label>`` if set (BasicSR checkpoint or bare state dict); returns the path."""
+        """Load ``path.pretrain_network_<label>`` if set; returns the path (None when not set)."""
         path_opt = self.opt['path']
         load_path = path_opt.get(f'pretrain_network_{label}')
-        if load_path is None:
-            return None
-        key = param_key or path_opt.get(f'param_key_{label}', 'params')
-        used = load_checked(self.get_bare_model(net), load_path, key, path_opt.get(f'strict_load_{label}', True),
-                            f'path.pretrain_network_{label}', f'network_{label}')
-        get_root_logger().info(f'Loaded {net.__class__.__name__} from {load_path} [{used}]')
+        if load_path is not None:
+            self.load_network(net, load_path, path_opt.get(f'strict_load_{label}', True),
+                              param_key or path_opt.get(f'param_key_{label}', 'params'))
         return load_path
 
     def init_training_settings(self):
@@ -145,21 +138,14 @@ class GCFSRTeacherModel(SRModel):
     # data and generation
     # ------------------------------------------------------------------------------------------------------
     def feed_data(self, data):
-        self.lq = data['lq'].to(self.device)
-        if 'gt' in data:
-            self.gt = data['gt'].to(self.device)
-        self.in_size = data['in_size'].to(self.device) if 'in_size' in data else None
-        if self.in_size is not None and self.in_size.dim() == 1:
-            self.in_size = self.in_size.unsqueeze(1)
+        batch = self.family.prepare_batch(data, self.device, training=self.is_train)
+        self.lq, self.inputs = batch['lq'], batch['inputs']
+        if 'gt' in batch:
+            self.gt = batch['gt']
 
     def _generate(self, net):
-        """Run a generator on ``self.lq``; scale-conditioned ones also get ``self.in_size``."""
-        if getattr(self.get_bare_model(net), 'conditional', True):
-            if self.in_size is None:
-                raise ValueError('GCFSRTeacherModel: the generator is scale-conditioned but the data has no '
-                                 '"in_size" (use GCFSRTrainDataset / GCFSRValDataset, or GCFSRBlindGenerator)')
-            return net(self.lq, self.in_size)[0]
-        return net(self.lq)[0]
+        """Run a generator on the current batch (scale-conditioned ones also get ``in_size``)."""
+        return self.family.generate(net, self.inputs)
 
     # ------------------------------------------------------------------------------------------------------
     # training step
@@ -181,11 +167,8 @@ class GCFSRTeacherModel(SRModel):
         l_d.backward()
 
         if self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0:
-            real = self.gt.detach().requires_grad_(True)
-            real_pred = self.net_d(real)
-            # the zero term keeps every D output in the graph (DDP expects all outputs used)
-            l_d_r1 = self.r1_reg_weight / 2 * r1_penalty(real_pred, real) * self.net_d_reg_every + 0 * real_pred[0]
-            loss_dict['l_d_r1'] = l_d_r1.detach().mean()
+            l_d_r1 = lazy_r1_loss(self.net_d, self.gt, self.r1_reg_weight, self.net_d_reg_every)
+            loss_dict['l_d_r1'] = l_d_r1.detach()
             l_d_r1.backward()
         self.optimizer_d.step()
 
@@ -228,12 +211,10 @@ class GCFSRTeacherModel(SRModel):
 
     def get_current_visuals(self):
         """lq / result / gt mapped from [-1, 1] to [0, 1], the range SRModel's validation expects."""
-        out_dict = OrderedDict()
-        out_dict['lq'] = ((self.lq.detach().clamp(-1, 1) + 1) / 2).cpu()
-        out_dict['result'] = ((self.output.detach().clamp(-1, 1) + 1) / 2).cpu()
+        out_dict = OrderedDict(lq=self.lq, result=self.output)
         if hasattr(self, 'gt'):
-            out_dict['gt'] = ((self.gt.detach().clamp(-1, 1) + 1) / 2).cpu()
-        return out_dict
+            out_dict['gt'] = self.gt
+        return OrderedDict((k, self.family.to_unit_range(v.detach().clamp(-1, 1)).cpu()) for k, v in out_dict.items())
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
         # SRModel saves training-time images per image name only: the same faces at ×8/×16/×32 would
@@ -248,10 +229,5 @@ class GCFSRTeacherModel(SRModel):
             if visualization is not None:
                 path_opt['visualization'] = visualization
 
-    def save(self, epoch, current_iter):
-        if hasattr(self, 'net_g_ema'):
-            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
-        else:
-            self.save_network(self.net_g, 'net_g', current_iter)
-        self.save_network(self.net_d, 'net_d', current_iter)
-        self.save_training_state(epoch, current_iter)
+    def trained_networks(self):
+        return [('d', 'net_d')]

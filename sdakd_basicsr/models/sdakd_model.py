@@ -1,55 +1,29 @@
 """SDAKD: Student Discriminator Assisted Knowledge Distillation for super-resolution GANs."""
-import os
-import random
 from collections import OrderedDict
 from copy import deepcopy
 
-import numpy as np
 import torch
-from torch import autograd
 
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
-from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from sdakd_basicsr.data.realesrgan_synthesis import RealESRGANPairSynthesizer
 from sdakd_basicsr.families import build_family
+from sdakd_basicsr.losses.r1_loss import lazy_r1_loss
+from sdakd_basicsr.models.exact_resume import ExactResumeMixin
 from sdakd_basicsr.models.stages import parse_stages, stage_at
-from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked
+from sdakd_basicsr.utils.checkpoint import load_checked
 from sdakd_basicsr.utils.feature_taps import FeatureTaps
-
-# network label (file name net_<label>_<iter>.pth) -> attribute holding it
-_SAVED_NETWORKS = (('d', 'net_d'), ('d_teacher', 'net_d_teacher'), ('adapters', 'cri_distill'))
-
-
-def get_rng_states():
-    """Every global random state the training step draws from (python, numpy, torch CPU and CUDA)."""
-    states = {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states['cuda'] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def set_rng_states(states):
-    """Restore :func:`get_rng_states`; the tensors may come back on a GPU (resume maps states to CUDA)."""
-    random.setstate(states['python'])
-    np.random.set_state(states['numpy'])
-    torch.set_rng_state(states['torch'].cpu())
-    if 'cuda' in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([state.cpu() for state in states['cuda']])
 
 
 def resolve_network_options(opt, family):
     """Fill ``network_g`` / ``network_d`` from the teacher's options scaled by ``sdakd.width`` when not given.
 
-    Options read:
+    Options read (family-specific ones, such as ``sdakd.scale_grow_ch``, are read by the family):
         sdakd.width (float): Student width relative to the teacher, for G and D alike. Default 0.5.
         sdakd.d_width (float): Student-discriminator width if it should differ. Default: ``sdakd.width``.
-        sdakd.scale_grow_ch (bool): Real-ESRGAN only: scale RRDB growth channels too. Default True.
-        sdakd.scale_style_feat (bool): GCFSR only: scale the style/latent width too. Default True.
     """
     sdakd_opt = opt.setdefault('sdakd', {})
     if 'network_g_teacher' not in opt:
@@ -58,38 +32,42 @@ def resolve_network_options(opt, family):
     width = sdakd_opt.setdefault('width', 0.5)
     if not isinstance(width, (int, float)) or not 0 < width <= 1:
         raise ValueError(f'sdakd.width={width!r} must be a number in (0, 1], e.g. 0.5, 0.25, 0.125')
-    extra = {k: sdakd_opt[k] for k in ('scale_grow_ch', 'scale_style_feat') if k in sdakd_opt}
     if opt.get('network_g') is None:
-        opt['network_g'] = family.student_generator_opt(opt['network_g_teacher'], width, **extra)
+        opt['network_g'] = family.student_generator_opt(opt['network_g_teacher'], width)
     if opt.get('network_d') is None and opt.get('network_d_teacher') is not None:
         d_width = sdakd_opt.get('d_width') or width
         opt['network_d'] = family.student_discriminator_opt(opt['network_d_teacher'], d_width)
 
 
 @MODEL_REGISTRY.register()
-class SDAKDModel(SRModel):
+class SDAKDModel(ExactResumeMixin, SRModel):
     """Distils a frozen SR-GAN teacher generator into a narrower student, with a student discriminator.
 
     One model for SDAKD, its baselines and ablations: ``train.stages`` says, per stage, which losses the
     student generator gets and which discriminator trains (see :mod:`sdakd_basicsr.models.stages`).
 
     Option blocks (besides BasicSR's usual ones):
-        sdakd: ``family`` (``realesrgan`` | ``gcfsr``), ``width``, ``d_width``, ``scale_grow_ch``.
+        sdakd: ``family`` (``realesrgan`` | ``srvgg`` | ``gcfsr``), ``width``, ``d_width``, and the family's own
+            options (see each family's docstring in :mod:`sdakd_basicsr.families`).
         network_g_teacher / network_d_teacher: the teacher's own network options.
         network_g / network_d: the students; derived from the teacher options and ``sdakd.width`` if absent.
+        network_feat_adapters: optional ``FeatureAdapters`` options (``adapter``: ``mlp`` | ``conv1x1``,
+            ``hidden_channels``, ``activation``); the channel counts are probed.
         path: ``pretrain_network_g_teacher`` (required), ``param_key_g_teacher`` (default ``params_ema``;
             ``params`` and bare state dicts are accepted too), ``strict_load_g_teacher`` (default True),
             ``pretrain_network_d_teacher``, ``param_key_d_teacher`` (default ``params``).
         train: ``pixel_opt``, ``perceptual_opt``, ``gan_opt``, ``distill_opt`` (FeatureMapDistillLoss),
             ``output_distill_opt`` (student image vs. teacher image), ``optim_g``, ``optim_d``,
             ``optim_d_teacher`` (default: ``optim_d``), ``ema_decay``, ``r1_reg_weight`` (default 0),
-            ``net_d_reg_every`` (default 16), ``l1_gt_usm`` / ``percep_gt_usm`` / ``gan_gt_usm`` (Real-ESRGAN's
-            sharpened-GT switches; default True, True, False), ``stages``.
+            ``net_d_reg_every`` (default 16), ``stages``; families may read more (Real-ESRGAN's sharpened-GT
+            switches ``l1_gt_usm`` / ``percep_gt_usm`` / ``gan_gt_usm``).
     """
 
     def __init__(self, opt):
-        self.family = build_family(opt.get('sdakd', {}).get('family', 'realesrgan'))
+        sdakd_opt = opt.get('sdakd') or {}
+        self.family = build_family(sdakd_opt.get('family', 'realesrgan'), sdakd_opt)
         resolve_network_options(opt, self.family)
+        self.family.configure(opt['network_g_teacher'])
         if opt['is_train']:
             self.stages = parse_stages(opt['train'], has_teacher_d=opt.get('network_d_teacher') is not None)
         self.current_stage = None
@@ -100,15 +78,17 @@ class SDAKDModel(SRModel):
         train_opt = self.opt['train']
         logger = get_root_logger()
         self.net_g.train()
-        used = lambda d: any(d in (s.train_d, s.adv_d) for s in self.stages)  # noqa: E731
+        used_discriminators = {d for stage in self.stages for d in (stage.train_d, stage.adv_d)}
 
         self.net_g_teacher = self._build_teacher('g', 'params_ema')
-        if used('student') and not self.opt.get('network_d'):
+        if 'student' in used_discriminators and not self.opt.get('network_d'):
             raise ValueError('a stage trains or uses the student discriminator, but there is neither network_d nor '
                              'network_d_teacher (to derive it from with sdakd.width); add one of them')
-        self.net_d = self.model_to_device(build_network(self.opt['network_d'])) if used('student') else None
+        self.net_d = None
+        if 'student' in used_discriminators:
+            self.net_d = self.model_to_device(build_network(self.opt['network_d']))
         self.net_d_teacher = None
-        if used('teacher'):
+        if 'teacher' in used_discriminators:
             self.net_d_teacher = self.model_to_device(self._build_teacher('d', 'params', frozen=False))
         for name in ('net_d', 'net_d_teacher'):
             if getattr(self, name) is not None:
@@ -131,17 +111,12 @@ class SDAKDModel(SRModel):
         self.cri_perceptual = self._build_loss_if('perceptual' in active, 'perceptual_opt')
         self.cri_output_distill = self._build_loss_if('output_distill' in active, 'output_distill_opt')
         self.cri_gan = self._build_loss_if(self.net_d is not None or self.net_d_teacher is not None, 'gan_opt')
-        self.cri_distill = None
+        self.cri_distill = self.net_feat_adapters = None
         if 'distill' in active:
             self._setup_feature_distillation(train_opt['distill_opt'])
         self.r1_reg_weight = train_opt.get('r1_reg_weight', 0)
         self.net_d_reg_every = train_opt.get('net_d_reg_every', 16)
-        self.usm = {k: train_opt.get(f'{k}_gt_usm', default)
-                    for k, default in (('l1', True), ('percep', True), ('gan', False))}
-
-        self.synthesizer = None
-        if self.opt['datasets'].get('train', {}).get('type') == 'RealESRGANDataset':
-            self.synthesizer = RealESRGANPairSynthesizer(self.opt, self.device)
+        self.family.setup_training_data(self.opt, self.device)
 
         self.setup_optimizers()
         self.setup_schedulers()
@@ -184,9 +159,11 @@ class SDAKDModel(SRModel):
             if f_s.shape[-2:] != f_t.shape[-2:]:
                 raise ValueError(f'distill_opt.layers: {name!r} has spatial size {tuple(f_s.shape[-2:])} in the '
                                  f'student but {tuple(f_t.shape[-2:])} in the teacher; tap matching resolutions')
-        distill_opt.update(student_channels=[f.shape[1] for f in s_feats],
+        adapter_opt = dict(self.opt.get('network_feat_adapters') or {'type': 'FeatureAdapters'})
+        adapter_opt.update(student_channels=[f.shape[1] for f in s_feats],
                            teacher_channels=[f.shape[1] for f in t_feats])
-        self.cri_distill = self.model_to_device(build_loss(distill_opt))
+        self.net_feat_adapters = self.model_to_device(build_network(adapter_opt))
+        self.cri_distill = build_loss(distill_opt).to(self.device)
         get_root_logger().info('Feature distillation taps (student -> teacher channels): ' + ', '.join(
             f'{n}: {f_s.shape[1]}->{f_t.shape[1]}' for n, f_s, f_t in zip(student_layers, s_feats, t_feats)))
 
@@ -203,8 +180,8 @@ class SDAKDModel(SRModel):
         """Adam for G (+ adapters), D_S and D_T, created up front: BasicSR resumes a fixed optimizer list."""
         train_opt = self.opt['train']
         params_g = [p for p in self.net_g.parameters() if p.requires_grad]
-        if self.cri_distill is not None:
-            params_g += list(self.cri_distill.parameters())
+        if self.net_feat_adapters is not None:
+            params_g += list(self.net_feat_adapters.parameters())
         self.optimizer_g = self._make_optimizer(params_g, train_opt['optim_g'])
         self.optimizers.append(self.optimizer_g)
         self.optimizer_d = self.optimizer_d_teacher = None
@@ -224,16 +201,10 @@ class SDAKDModel(SRModel):
 
     # ------------------------------------------------------------------ data
     def feed_data(self, data):
-        if self.is_train and self.synthesizer is not None and 'kernel1' in data:
-            self.lq, self.gt, self.gt_usm = self.synthesizer(data)
-        else:
-            self.family.check_batch(data)
-            self.lq = data['lq'].to(self.device)
-            if 'gt' in data:
-                self.gt = data['gt'].to(self.device)
-                self.gt_usm = self.gt
-        self.inputs = {k: data[k].to(self.device) for k in self.family.input_keys if k != 'lq'}
-        self.inputs['lq'] = self.lq
+        batch = self.family.prepare_batch(data, self.device, training=self.is_train)
+        self.lq, self.inputs = batch['lq'], batch['inputs']
+        if 'gt' in batch:
+            self.gt, self.loss_targets = batch['gt'], batch['targets']
 
     # ------------------------------------------------------------------ training step
     def _discriminator(self, which):
@@ -255,7 +226,6 @@ class SDAKDModel(SRModel):
                                    f'{current_iter}: {stage.describe()}')
             self.current_stage = stage
         weights, loss_dict = stage.losses, OrderedDict()
-        gt_for = {k: self.gt_usm if self.usm[k] else self.gt for k in self.usm}
 
         # ---- student generator
         adv_net = self._discriminator(stage.adv_d) if 'gan' in weights else None
@@ -277,15 +247,16 @@ class SDAKDModel(SRModel):
 
         losses = OrderedDict()
         if 'pixel' in weights:
-            losses['l_g_pix'] = weights['pixel'] * self.cri_pix(self.output, gt_for['l1'])
+            losses['l_g_pix'] = weights['pixel'] * self.cri_pix(self.output, self.loss_targets['pixel'])
         if 'perceptual' in weights:
-            l_percep, l_style = self.cri_perceptual(self.output, gt_for['percep'])
+            l_percep, l_style = self.cri_perceptual(self.output, self.loss_targets['perceptual'])
             if l_percep is not None:
                 losses['l_g_percep'] = weights['perceptual'] * l_percep
             if l_style is not None:
                 losses['l_g_style'] = weights['perceptual'] * l_style
         if distill:
-            losses['l_g_distill'] = weights['distill'] * self.cri_distill(student_feats, teacher_feats)
+            adapted = self.net_feat_adapters(student_feats)
+            losses['l_g_distill'] = weights['distill'] * self.cri_distill(adapted, teacher_feats)
         if 'output_distill' in weights:
             losses['l_g_output_distill'] = weights['output_distill'] * self.cri_output_distill(self.output, teacher_out)
         if adv_net is not None:
@@ -300,7 +271,7 @@ class SDAKDModel(SRModel):
 
         # ---- discriminator (student D in SDAKD, teacher D in the baseline)
         if stage.train_d is not None:
-            loss_dict.update(self._optimize_discriminator(stage.train_d, gt_for['gan'], current_iter))
+            loss_dict.update(self._optimize_discriminator(stage.train_d, self.loss_targets['gan'], current_iter))
 
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
@@ -319,11 +290,7 @@ class SDAKDModel(SRModel):
         losses[f'{prefix}_real'] = self.cri_gan(real_pred, True, is_disc=True)
         losses[f'{prefix}_fake'] = self.cri_gan(fake_pred, False, is_disc=True)
         if self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0:
-            # lazy R1 (StyleGAN2): penalise D's gradient on real images, scaled up by the interval
-            real_r1 = real.detach().requires_grad_(True)
-            grad, = autograd.grad(net_d(real_r1).sum(), real_r1, create_graph=True)
-            r1 = grad.pow(2).reshape(grad.shape[0], -1).sum(1).mean()
-            losses[f'{prefix}_r1'] = self.r1_reg_weight / 2 * r1 * self.net_d_reg_every
+            losses[f'{prefix}_r1'] = lazy_r1_loss(net_d, real, self.r1_reg_weight, self.net_d_reg_every)
         self._check_finite(losses, current_iter)
         sum(losses.values()).backward()
         optimizer.step()
@@ -349,73 +316,20 @@ class SDAKDModel(SRModel):
         return visuals
 
     def validation(self, dataloader, current_iter, tb_logger, save_img=False):
-        # validation must not move the training RNG streams, or resumed runs would diverge
-        states = get_rng_states()
         was_train = self.is_train
-        self.is_train = False  # no Real-ESRGAN synthesis on validation batches
+        self.is_train = False  # validation batches are never degraded on the fly
         try:
             super().validation(dataloader, current_iter, tb_logger, save_img)
         finally:
             self.is_train = was_train
-            set_rng_states(states)
 
-    # ------------------------------------------------------------------ saving and resuming
-    def save(self, epoch, current_iter):
-        if hasattr(self, 'net_g_ema'):
-            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
-        else:
-            self.save_network(self.net_g, 'net_g', current_iter)
-        for label, attr in _SAVED_NETWORKS:
-            if getattr(self, attr, None) is not None:
-                self.save_network(getattr(self, attr), f'net_{label}', current_iter)
-        self.save_training_state(epoch, current_iter)
+    # ------------------------------------------------------------------ saving and resuming (ExactResumeMixin)
+    def trained_networks(self):
+        return [('d', 'net_d'), ('d_teacher', 'net_d_teacher'), ('feat_adapters', 'net_feat_adapters')]
 
-    @master_only
-    def save_network(self, net, net_label, current_iter, param_key='params'):
-        """BasicSR's checkpoint format, written atomically (a crash never leaves a truncated file)."""
-        nets = net if isinstance(net, list) else [net]
-        keys = param_key if isinstance(param_key, list) else [param_key]
-        save_dict = {}
-        for net_, key in zip(nets, keys):
-            state = self.get_bare_model(net_).state_dict()
-            save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.detach().cpu())
-                                         for k, v in state.items())
-        label = 'latest' if current_iter == -1 else current_iter
-        atomic_torch_save(save_dict, os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
+    def extra_training_state(self):
+        return {'stage': self.current_stage.name if self.current_stage else None,
+                'family': self.family.training_state()}
 
-    @master_only
-    def save_training_state(self, epoch, current_iter):
-        if current_iter == -1:
-            return
-        state = {'epoch': epoch, 'iter': current_iter,
-                 'optimizers': [o.state_dict() for o in self.optimizers],
-                 'schedulers': [s.state_dict() for s in self.schedulers],
-                 'sdakd': {'rng': get_rng_states(),
-                           'stage': self.current_stage.name if self.current_stage else None,
-                           'synthesizer': self.synthesizer.state_dict() if self.synthesizer else None}}
-        atomic_torch_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
-
-    def resume_training(self, resume_state):
-        """Optimizers, schedulers, every trained network, RNG streams and the training-pair queue."""
-        super().resume_training(resume_state)
-        resume_iter = resume_state['iter']
-        models_dir = self.opt['path']['models']
-
-        def load(net, label, key='params'):
-            path = os.path.join(models_dir, f'net_{label}_{resume_iter}.pth')
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f'resume from iter {resume_iter}: {path} is missing; the experiment folder '
-                                        'is incomplete (set path.resume_state to an earlier state)')
-            self.get_bare_model(net).load_state_dict(torch.load(path, map_location=self.device)[key])
-
-        load(self.net_g, 'g')
-        if hasattr(self, 'net_g_ema'):
-            load(self.net_g_ema, 'g', 'params_ema')
-        for label, attr in _SAVED_NETWORKS:
-            if getattr(self, attr, None) is not None:
-                load(getattr(self, attr), label)
-        extra = resume_state.get('sdakd', {})
-        if extra.get('synthesizer') and self.synthesizer is not None:
-            self.synthesizer.load_state_dict(extra['synthesizer'])
-        if 'rng' in extra:
-            set_rng_states(extra['rng'])
+    def load_extra_training_state(self, state):
+        self.family.load_training_state(state.get('family'))

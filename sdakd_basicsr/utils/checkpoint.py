@@ -1,14 +1,22 @@
 """Checkpoint I/O: atomic saves and teacher loading with errors that name the option to fix."""
 import os
+import tempfile
 
 import torch
 
 
 def atomic_torch_save(obj, path):
-    """``torch.save`` to a temporary file, then rename: an interrupted save never leaves a broken ``path``."""
-    tmp_path = f'{path}.tmp-{os.getpid()}'
+    """``torch.save`` to a temporary file beside ``path``, then rename: an interrupted save never leaves a broken
+    ``path``, and concurrent writers never share a temporary file. Parent folders are created."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp_path = tempfile.mkstemp(prefix='.tmp_', suffix='.pth', dir=folder)
     try:
-        torch.save(obj, tmp_path)
+        with os.fdopen(handle, 'wb') as tmp_file:
+            torch.save(obj, tmp_file)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp_path, path)
     finally:
         if os.path.exists(tmp_path):

@@ -12,11 +12,12 @@ Layout of the ``.bin`` for each Convolution layer, in ``.param`` order:
 * ``num_output`` fp32 bias values when ``bias_term`` is set (no tag).
 """
 import os
-import tempfile
 from collections import namedtuple
 
 import numpy as np
 import torch
+
+from sdakd_basicsr.utils.checkpoint import atomic_torch_save
 
 #: tag written by ncnn before a blob stored as fp16
 NCNN_FP16_TAG = 0x01306B47
@@ -246,18 +247,5 @@ def convert_to_basicsr_checkpoint(variant, out_path):
     """
     net = load_ncnn_rrdbnet(variant)
     state_dict = {key: value.detach().clone().contiguous() for key, value in net.state_dict().items()}
-    folder = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(prefix='.tmp_', suffix='.pth', dir=folder)
-    try:
-        with os.fdopen(handle, 'wb') as tmp_file:
-            torch.save({'params_ema': state_dict}, tmp_file)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp_path, out_path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    atomic_torch_save({'params_ema': state_dict}, out_path)
     return out_path
