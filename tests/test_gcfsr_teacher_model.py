@@ -145,6 +145,7 @@ def run_train(cwd, torch_home, *extra):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_trains_saves_and_auto_resumes_on_cpu(tmp_path):
     cwd, torch_home = str(tmp_path / 'work'), str(tmp_path / 'torch_home')
     os.makedirs(cwd)

@@ -11,6 +11,7 @@ from helpers import (TINY_GCFSR_SDAKD_YML, load_yaml, logged_losses, run_cli, sa
                      write_tiny_face_data)
 
 
+@pytest.mark.slow
 def test_literal_command_runs_the_three_stages_on_gcfsr(tmp_path):
     root = str(tmp_path)
     write_tiny_face_data(root)

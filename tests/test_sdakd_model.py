@@ -39,7 +39,7 @@ def changed(before, net):
 def test_student_and_student_discriminator_derived_from_teacher(tiny_opt):
     model = build_model(tiny_opt)
     assert model.opt['network_g'] == dict(type='RRDBNet', num_in_ch=3, num_out_ch=3, num_feat=8, num_block=2,
-                                         num_grow_ch=4)
+                                          num_grow_ch=4)
     assert model.opt['network_d'] == dict(type='UNetDiscriminatorSN', num_in_ch=3, num_feat=8, skip_connection=True)
     assert model.net_g.conv_first.out_channels == 8 and model.net_d.conv0.out_channels == 8
     # adapters map student channels (8) to teacher channels (16) at each tapped layer

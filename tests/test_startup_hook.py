@@ -35,8 +35,20 @@ def test_regular_install_build_carries_the_hook(tmp_path):
     assert (build_lib / 'sdakd_basicsr' / 'models' / 'sdakd_model.py').is_file()
 
 
-def test_torchvision_alias_only_when_the_module_is_missing():
-    import torchvision
-    sdakd_basicsr_startup.ensure_torchvision_compat()
-    alias = sys.modules['torchvision.transforms.functional_tensor']
-    assert alias.rgb_to_grayscale is torchvision.transforms.functional.rgb_to_grayscale
+ALIAS_PROBE = """
+import sys, sdakd_basicsr_startup
+sdakd_basicsr_startup.install()
+import torchvision.transforms
+if sys.argv[1] != '-':  # a torchvision that still ships the module: it lies in this extra folder
+    torchvision.transforms.__path__.append(sys.argv[1])
+import torchvision.transforms.functional_tensor as ft
+print(getattr(ft, 'MARKER', 'alias'), ft.rgb_to_grayscale is torchvision.transforms.functional.rgb_to_grayscale)
+"""
+
+
+def test_torchvision_alias_only_when_the_module_is_missing(tmp_path):
+    proc = run_cli(['-c', ALIAS_PROBE, '-'], cwd=str(tmp_path))
+    assert proc.stdout.split() == ['alias', 'True'], proc.stderr[-2000:]  # missing: the alias stands in
+    (tmp_path / 'functional_tensor.py').write_text('MARKER = "real"\ndef rgb_to_grayscale(img):\n    return img\n')
+    proc = run_cli(['-c', ALIAS_PROBE, str(tmp_path)], cwd=str(tmp_path))
+    assert proc.stdout.split() == ['real', 'False'], proc.stderr[-2000:]  # present: the real module is kept

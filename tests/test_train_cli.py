@@ -50,6 +50,7 @@ def uninterrupted(tmp_path_factory):
                 teacher_file=teacher_file, teacher_bytes=teacher_bytes)
 
 
+@pytest.mark.slow
 def test_literal_basicsr_train_runs_all_stages_under_the_working_directory(uninterrupted):
     root, log = uninterrupted['root'], uninterrupted['log']
     for stage, first in (("1/3 starts at iter 1: 'supervised'", 1), ("2/3 starts at iter 3: 'distill'", 3),
@@ -69,6 +70,7 @@ def test_literal_basicsr_train_runs_all_stages_under_the_working_directory(unint
     assert '# psnr:' in log  # validation ran with BasicSR's metrics
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('resume_from, entry', [(3, 'basicsr.train'), (4, 'sdakd_basicsr.train')])
 def test_auto_resume_continues_bit_identically(uninterrupted, tmp_path, resume_from, entry):
     # a private copy of the experiment, cut back to `resume_from`
