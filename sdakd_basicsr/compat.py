@@ -24,6 +24,8 @@ import os.path as osp
 import torch
 from basicsr.data.data_sampler import EnlargedSampler
 
+from sdakd_basicsr.utils.option_checks import check_training_options
+
 # resume state loaded by load_resume_state, consumed by create_train_val_dataloader of the same process
 _pending_resume = {}
 
@@ -108,6 +110,7 @@ def create_train_val_dataloader(opt, logger):
     original = _ORIGINALS['create_train_val_dataloader']
     if not runs_our_model(opt):
         return original(opt, logger)
+    check_training_options(opt)  # clear errors for missing data folders and absent GPUs, before any work
     basicsr_train.EnlargedSampler = ResumableEnlargedSampler  # only while BasicSR builds our loaders
     try:
         result = original(opt, logger)

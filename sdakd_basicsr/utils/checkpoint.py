@@ -1,8 +1,13 @@
 """Checkpoint I/O: atomic saves and teacher loading with errors that name the option to fix."""
 import os
+import pickle
 import tempfile
+import zipfile
 
 import torch
+
+# how a file saved by torch.save starts: a zip archive (torch >= 1.6) or a pickle stream (older torch)
+_CHECKPOINT_MAGIC = (b'PK\x03\x04', b'\x80')
 
 
 def atomic_torch_save(obj, path):
@@ -47,6 +52,33 @@ def extract_state_dict(checkpoint, param_key='params_ema'):
     return {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}, used
 
 
+def load_checkpoint_file(path, option):
+    """``torch.load`` (weights only, to the CPU) whose errors name ``option``, the file and the fix.
+
+    Args:
+        path (str): An existing file.
+        option (str): The option that named ``path`` (e.g. ``path.pretrain_network_g_teacher``).
+    """
+    with open(path, 'rb') as handle:
+        head = handle.read(64)
+    size = os.path.getsize(path)
+    fix = (f'Point {option} to a checkpoint written by torch.save (a BasicSR .pth), or create the file again '
+           '(a converted teacher: delete it and rerun the conversion; a downloaded one: download it again).')
+    if not head.startswith(_CHECKPOINT_MAGIC):
+        text = head.decode('utf-8', 'replace').strip()
+        kind = 'an HTML page' if text.lower().startswith(('<!doctype', '<html')) else 'not a PyTorch checkpoint'
+        raise ValueError(f'{option}: {path!r} ({size:,d} bytes) is {kind}: it starts with {text[:40]!r}, not '
+                         f'with the bytes torch.save writes. {fix}')
+    if head.startswith(b'PK') and not zipfile.is_zipfile(path):
+        raise ValueError(f'{option}: {path!r} ({size:,d} bytes) is a truncated or damaged checkpoint (its zip '
+                         f'archive has no end). {fix}')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        raise ValueError(f'{option}: {path!r} ({size:,d} bytes) cannot be read as a PyTorch checkpoint '
+                         f'({type(error).__name__}: {str(error).splitlines()[0][:200]}). {fix}') from error
+
+
 def load_checked(net, path, param_key, strict, path_option, net_option):
     """Load ``path`` into ``net``; mismatches raise before any training with the first differing keys.
 
@@ -64,7 +96,7 @@ def load_checked(net, path, param_key, strict, path_option, net_option):
     if not path or not os.path.isfile(path):
         raise FileNotFoundError(f'{path_option}: checkpoint file {path!r} does not exist; set {path_option} to '
                                 'the teacher checkpoint (see README, "Real data and official weights").')
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    checkpoint = load_checkpoint_file(path, path_option)
     try:
         state, used = extract_state_dict(checkpoint, param_key)
     except (KeyError, TypeError) as error:

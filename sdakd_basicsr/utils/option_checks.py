@@ -1,0 +1,81 @@
+"""Checks of a training option dict that catch a newcomer's usual mistakes before anything is built.
+
+BasicSR reports these late and from deep inside: a missing data folder surfaces as
+``UnboundLocalError: ... 'img_bytes'`` from the first batch, ``num_gpu: 1`` without a GPU as "Found no NVIDIA
+driver" when the first network moves to CUDA. Each check here raises one error that names the option, the
+value and the fix.
+"""
+import os
+
+import torch
+
+#: dataset keys holding a folder (disk backend) or an LMDB folder
+FOLDER_KEYS = ('dataroot_gt', 'dataroot_lq', 'dataroot')
+#: dataset keys holding one file
+FILE_KEYS = ('meta_info', 'meta_info_file')
+DEMO_HINT = ' For the demo data: python datasets/make_demo_data.py --out datasets/demo.'
+
+
+class OptionError(ValueError):
+    """An option that cannot work; the message names the option and how to fix it."""
+
+
+def _where(path):
+    if os.path.isabs(path):
+        return repr(path)
+    return f'{path!r} (relative to the working directory {os.getcwd()})'
+
+
+def check_dataset_paths(opt):
+    """Every data folder and meta-info file named in ``opt['datasets']`` exists.
+
+    Raises:
+        OptionError: naming ``datasets.<phase>.<key>``, the path and where it was looked for.
+    """
+    for phase, dataset_opt in (opt.get('datasets') or {}).items():
+        if not isinstance(dataset_opt, dict):
+            continue
+        backend = (dataset_opt.get('io_backend') or {}).get('type', 'disk')
+        if backend not in ('disk', 'lmdb'):
+            continue  # memcached and other backends resolve their own paths
+        hint = DEMO_HINT if 'datasets/demo' in str(dataset_opt) else ''
+        for key in FOLDER_KEYS:
+            path = dataset_opt.get(key)
+            if isinstance(path, str) and not os.path.isdir(path):
+                kind = 'LMDB folder' if backend == 'lmdb' else 'image folder'
+                raise OptionError(f'datasets.{phase}.{key}: the {kind} {_where(path)} does not exist. Create it or '
+                                  f'set datasets.{phase}.{key} to the folder that holds your images.{hint}')
+        for key in FILE_KEYS:
+            path = dataset_opt.get(key)
+            if isinstance(path, str) and not os.path.isfile(path):
+                raise OptionError(f'datasets.{phase}.{key}: the file {_where(path)} does not exist. Point '
+                                  f'datasets.{phase}.{key} to the list of training images (one name per line), '
+                                  f'or remove the option where the dataset does not need one.{hint}')
+
+
+def check_devices(opt):
+    """``num_gpu`` asks for no more GPUs than torch can use.
+
+    Raises:
+        OptionError: naming ``num_gpu`` and what to set instead.
+    """
+    num_gpu = opt.get('num_gpu', 0)
+    if num_gpu in (0, None, 'auto'):
+        return
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if not isinstance(num_gpu, int) or num_gpu < 0:
+        raise OptionError(f'num_gpu={num_gpu!r}: use 0 (CPU), a number of GPUs, or auto')
+    if available == 0:
+        built = f'CUDA {torch.version.cuda}' if torch.version.cuda else 'no CUDA support'
+        raise OptionError(f'num_gpu={num_gpu}, but torch finds no GPU (torch {torch.__version__}, built with '
+                          f'{built}). Set num_gpu: 0 to train on the CPU, or num_gpu: auto to use whatever GPUs '
+                          'there are (add --force_yml num_gpu=0 to the command line to keep the option file).')
+    if num_gpu > available:
+        raise OptionError(f'num_gpu={num_gpu}, but torch finds only {available} GPU(s). Set num_gpu: {available} '
+                          'or num_gpu: auto.')
+
+
+def check_training_options(opt):
+    """All checks above, for a training run; called before datasets and networks are built."""
+    check_devices(opt)
+    check_dataset_paths(opt)
