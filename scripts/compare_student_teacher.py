@@ -1,8 +1,9 @@
 """Compare a distilled student with its teacher on a paired validation set: images and a markdown table.
 
-For every LR/GT pair it writes a side-by-side PNG (bicubic | student | teacher | GT) and reports PSNR to the
-GT, PSNR of the student to the teacher's output, NIQE where the output is large enough, parameters, and the
-median CPU/GPU latency of teacher and student on the first LR image.
+For every LR/GT pair it writes a side-by-side PNG (bicubic | student | teacher | GT, each full frame at the GT's
+size under a caption) and reports PSNR to the GT, PSNR of the student and of bicubic to the teacher's output,
+NIQE where the output is large enough, parameters, the median CPU/GPU latency of teacher and student on the
+first LR image, and, from the experiment's training log, the iterations and wall time of every SDAKD stage.
 
     python scripts/compare_student_teacher.py -opt options/demo/sdakd_realesrgan_x4plus_demo.yml
 
@@ -10,7 +11,11 @@ Defaults come from the option file: the teacher checkpoint (path.pretrain_networ
 (experiments/<name>/models/net_g_latest.pth, params_ema) and the validation set (datasets.val).
 """
 import argparse
+import datetime
+import glob
 import os
+import re
+import statistics
 import sys
 from copy import deepcopy
 
@@ -30,6 +35,15 @@ from sdakd_basicsr.utils.checkpoint import load_checked
 from sdakd_basicsr.utils.profiling import median_latency
 
 NIQE_MIN_SIDE = 96  # basicsr's NIQE works on 96x96 blocks
+METHODS = ('bicubic', 'student', 'teacher')
+CAPTION_HEIGHT = 22
+
+# lines of basicsr's training log (logger format '%(asctime)s %(levelname)s: %(message)s')
+_LOG_TIME = r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO: '
+_STAGE_LINE = re.compile(_LOG_TIME + r"SDAKD stage (\d+)/(\d+) (starts|continues \(resumed\)) at iter (\d+): "
+                         r"'([^']*)' \(iters (\d+)-(\d+)")
+_ITER_LINE = re.compile(_LOG_TIME + r'.*iter:\s*([\d,]+), lr:.*time \(data\): ([\d.]+) \(([\d.]+)\)')
+_END_LINE = re.compile(_LOG_TIME + r'End of training\. Time consumed: (\S+)')
 
 
 def parse_args(argv=None):
@@ -40,6 +54,7 @@ def parse_args(argv=None):
     parser.add_argument('--lq', default=None, help='LR folder (default: datasets.val.dataroot_lq)')
     parser.add_argument('--gt', default=None, help='GT folder (default: datasets.val.dataroot_gt)')
     parser.add_argument('--out', default=None, help='output folder (default: experiments/<name>/comparison)')
+    parser.add_argument('--log', default=None, help='training log (default: the experiment\'s newest train_*.log)')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per network (median reported)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     return parser.parse_args(argv)
@@ -69,11 +84,87 @@ def read_rgb(path):
     return img2tensor(img.astype(np.float32) / 255., bgr2rgb=True, float32=True).unsqueeze(0)
 
 
-def labelled(img, text):
-    img = img.copy()
-    cv2.putText(img, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(img, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-    return img
+def captioned(img, text):
+    """``img`` whole, under a white strip that names it (nothing drawn over the picture itself)."""
+    strip = np.full((CAPTION_HEIGHT, img.shape[1], 3), 255, dtype=np.uint8)
+    cv2.putText(strip, text, (4, CAPTION_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([strip, img], axis=0)
+
+
+def side_by_side(panels, gap=4):
+    """Captioned panels of one size left to right, separated by white gaps."""
+    shapes = {img.shape for _, img in panels}
+    if len(shapes) != 1:
+        raise ValueError(f'panels differ in size: {sorted(shapes)}')
+    parts = []
+    for text, img in panels:
+        if parts:
+            parts.append(np.full((img.shape[0] + CAPTION_HEIGHT, gap, 3), 255, dtype=np.uint8))
+        parts.append(captioned(img, text))
+    return np.concatenate(parts, axis=1)
+
+
+def _log_time(text):
+    return datetime.datetime.strptime(text, '%Y-%m-%d %H:%M:%S,%f')
+
+
+def stage_timings(log_text):
+    """Iterations and wall time of every SDAKD stage, read from one basicsr training log.
+
+    A stage's wall time runs from the log line of its first iteration to that of the next stage (or to "End of
+    training"), so it includes the validations and checkpoints in between.
+
+    Returns:
+        dict: ``stages`` (list of dicts: index, count, name, first, last, iters, seconds, median_iter_s,
+        resumed) and ``total`` (basicsr's "Time consumed" text or None).
+    """
+    stages, iter_times, end, total = [], [], None, None
+    for line in log_text.splitlines():
+        match = _STAGE_LINE.match(line)
+        if match:
+            stamp, index, count, verb, first_run, name, first, last = match.groups()
+            stages.append(dict(index=int(index), count=int(count), name=name, first=int(first), last=int(last),
+                               start_iter=int(first_run), start=_log_time(stamp), resumed=verb != 'starts'))
+            continue
+        match = _ITER_LINE.match(line)
+        if match:
+            iter_times.append((int(match.group(2).replace(',', '')), float(match.group(3))))
+            continue
+        match = _END_LINE.match(line)
+        if match:
+            end, total = _log_time(match.group(1)), match.group(2)
+    for stage, following in zip(stages, stages[1:] + [None]):
+        stop = following['start'] if following else end
+        stage['iters'] = stage['last'] - stage['start_iter'] + 1
+        stage['seconds'] = (stop - stage['start']).total_seconds() if stop else None
+        per_iter = [t for i, t in iter_times if stage['start_iter'] <= i <= stage['last']]
+        stage['median_iter_s'] = statistics.median(per_iter) if per_iter else None
+    return {'stages': stages, 'total': total}
+
+
+def latest_training_log(exp_dir):
+    """The newest ``train_*.log`` of an experiment folder, or None."""
+    logs = sorted(glob.glob(os.path.join(exp_dir, 'train_*.log')), key=os.path.getmtime)
+    return logs[-1] if logs else None
+
+
+def stage_table(log_path):
+    """Markdown lines for :func:`stage_timings` of ``log_path`` (a note when there is no log)."""
+    if log_path is None:
+        return ['No training log found in the experiment folder: stage iterations and times unknown.']
+    timings = stage_timings(open(log_path, encoding='utf-8').read())
+    if not timings['stages']:
+        return [f'`{log_path}` has no SDAKD stage lines: stage iterations and times unknown.']
+    lines = ['| stage | iterations | wall time | median s/iter (basicsr "time") |', '| --- | --- | --- | --- |']
+    for stage in timings['stages']:
+        seconds = 'unfinished' if stage['seconds'] is None else f'{stage["seconds"]:.0f} s'
+        per_iter = 'n/a' if stage['median_iter_s'] is None else f'{stage["median_iter_s"]:.2f}'
+        resumed = ' (resumed here)' if stage['resumed'] else ''
+        lines.append(f'| {stage["index"]}/{stage["count"]} {stage["name"]} | {stage["first"]}-{stage["last"]} '
+                     f'({stage["iters"]} in this log{resumed}) | {seconds} | {per_iter} |')
+    lines += ['', f'From `{log_path}`; a stage\'s wall time includes its validations and checkpoints. '
+              f'Whole training (basicsr): {timings["total"] or "not finished"}.']
+    return lines
 
 
 def main(argv=None):
@@ -104,13 +195,15 @@ def main(argv=None):
         lq_img = tensor2img(lq.cpu())
         imgs['bicubic'] = cv2.resize(lq_img, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_CUBIC)
         row = {'image': name}
-        for k in ('bicubic', 'student', 'teacher'):
+        for k in METHODS:
             row[f'psnr_{k}'] = calculate_psnr(imgs[k], gt, crop_border=scale)
             if min(gt.shape[:2]) >= NIQE_MIN_SIDE:
                 row[f'niqe_{k}'] = float(calculate_niqe(imgs[k], crop_border=scale))
-        row['psnr_student_to_teacher'] = calculate_psnr(imgs['student'], imgs['teacher'], crop_border=scale)
-        panel = np.concatenate([labelled(imgs['bicubic'], 'bicubic'), labelled(imgs['student'], 'student'),
-                                labelled(imgs['teacher'], 'teacher'), labelled(gt, 'GT')], axis=1)
+        for k in ('bicubic', 'student'):
+            row[f'psnr_{k}_to_teacher'] = calculate_psnr(imgs[k], imgs['teacher'], crop_border=scale)
+        panel = side_by_side([(f'bicubic {row["psnr_bicubic"]:.2f} dB', imgs['bicubic']),
+                              (f'student {row["psnr_student"]:.2f} dB', imgs['student']),
+                              (f'teacher {row["psnr_teacher"]:.2f} dB', imgs['teacher']), ('GT', gt)])
         panel_path = os.path.join(out_dir, f'{os.path.splitext(name)[0]}_bicubic_student_teacher_gt.png')
         cv2.imwrite(panel_path, panel)
         row['panel'] = panel_path
@@ -126,22 +219,25 @@ def main(argv=None):
              f'Teacher `{path_opt["pretrain_network_g_teacher"]}`, student `{student_path}` [{args.student_key}], '
              f'validation `{gt_dir}` ({len(rows)} images), device {device}'
              + (f' ({torch.get_num_threads()} threads)' if device.type == 'cpu' else '') + '.', '',
-             '| image | PSNR bicubic | PSNR student | PSNR teacher | PSNR student→teacher | NIQE student '
-             '| NIQE teacher |',
-             '| --- | --- | --- | --- | --- | --- | --- |']
-    fmt = lambda row, key: f'{row[key]:.2f}' if key in row else 'n/a (image < 96 px)'  # noqa: E731
+             '| image | PSNR to GT: bicubic | student | teacher | PSNR to teacher: bicubic | student '
+             '| NIQE: bicubic | student | teacher |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+    fmt = lambda row, key: f'{row[key]:.2f}' if key in row else 'n/a (< 96 px)'  # noqa: E731
+    keys = ['psnr_bicubic', 'psnr_student', 'psnr_teacher', 'psnr_bicubic_to_teacher', 'psnr_student_to_teacher',
+            'niqe_bicubic', 'niqe_student', 'niqe_teacher']
     for row in rows:
-        lines.append(f'| {row["image"]} | {fmt(row, "psnr_bicubic")} | {fmt(row, "psnr_student")} | '
-                     f'{fmt(row, "psnr_teacher")} | {fmt(row, "psnr_student_to_teacher")} | '
-                     f'{fmt(row, "niqe_student")} | {fmt(row, "niqe_teacher")} |')
+        lines.append(f'| {row["image"]} | ' + ' | '.join(fmt(row, key) for key in keys) + ' |')
     lq_h, lq_w = first_lq.shape[-2:]
     lines += ['', f'| network | parameters | latency on 1×3×{lq_h}×{lq_w} (median of {args.repeats}) | speed-up |',
               '| --- | --- | --- | --- |',
               f'| teacher | {params["teacher"]:,} | {latency["teacher"] * 1e3:.1f} ms | 1.00× |',
               f'| student | {params["student"]:,} | {latency["student"] * 1e3:.1f} ms | '
               f'{latency["teacher"] / latency["student"]:.2f}× |', '',
-              'PSNR in dB on RGB, border of `scale` pixels cropped; NIQE (lower is better) on the SR output. '
-              'Side-by-side images: ' + ', '.join(f'`{r["panel"]}`' for r in rows)]
+              'PSNR in dB on RGB, border of `scale` pixels cropped; "to teacher" compares with the teacher\'s '
+              'output instead of the GT (how close the student came to what it distils). Bicubic: OpenCV '
+              'INTER_CUBIC from the LR. NIQE (lower is better) on the SR output. Side-by-side images: '
+              + ', '.join(f'`{r["panel"]}`' for r in rows), '', '## Training stages', '']
+    lines += stage_table(args.log or latest_training_log(exp_dir))
     report = '\n'.join(lines) + '\n'
     report_path = os.path.join(out_dir, 'report.md')
     with open(report_path, 'w') as handle:

@@ -127,3 +127,80 @@ def test_realesrgan_dataset_loads_train(demo_root):
     assert item['gt'].shape == (3, 400, 400)  # RealESRGANDataset's fixed crop/pad size
     assert item['kernel1'].shape == item['kernel2'].shape == item['sinc_kernel'].shape == (21, 21)
     assert torch.isfinite(item['gt']).all() and 0 <= item['gt'].min() and item['gt'].max() <= 1
+
+
+# ------------------------------------------------------------------ the demo's option variants and its report
+DEMO_VARIANTS = {'long': DEMO_YML.replace('_demo.yml', '_demo_long.yml'),
+                 'gpu': DEMO_YML.replace('_demo.yml', '_demo_gpu.yml')}
+#: what a variant may change: its name, device, budget and the schedule that goes with the budget
+BUDGET_KEYS = {'name', 'num_gpu', 'gt_size', 'queue_size', 'datasets.train.gt_size',
+               'datasets.train.batch_size_per_gpu', 'datasets.train.num_worker_per_gpu', 'datasets.train.prefetch_mode',
+               'datasets.train.pin_memory', 'train.total_iter', 'train.stages', 'train.scheduler.milestones',
+               'train.ema_decay', 'val.val_freq', 'logger.print_freq', 'logger.save_checkpoint_freq'}
+
+
+def _flat(tree, prefix=''):
+    if not isinstance(tree, dict):
+        return {prefix[:-1]: tree}
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and f'{prefix}{key}' not in BUDGET_KEYS:
+            flat.update(_flat(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+@pytest.mark.parametrize('variant', sorted(DEMO_VARIANTS))
+def test_demo_variants_differ_only_in_budget(variant):
+    base, other = _flat(load_yaml(DEMO_YML)), _flat(load_yaml(DEMO_VARIANTS[variant]))
+    changed = {k for k in set(base) | set(other) if base.get(k) != other.get(k)}
+    assert changed <= BUDGET_KEYS, sorted(changed - BUDGET_KEYS)
+    assert other['name'] != base['name']  # its own experiment folder
+    assert [s['losses'] for s in other['train.stages']] == [s['losses'] for s in base['train.stages']]
+    assert sum(s['iters'] for s in other['train.stages']) == other['train.total_iter'] > base['train.total_iter']
+    assert (other['num_gpu'] == 'auto') == (variant == 'gpu')
+
+
+def _load_compare():
+    spec = importlib.util.spec_from_file_location(
+        'compare_student_teacher', os.path.join(REPO_ROOT, 'scripts', 'compare_student_teacher.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LOG_EXCERPT = """\
+2026-12-01 21:45:13,272 INFO: SDAKD stage 1/2: 'supervised' (iters 1-20; losses: pixel×1; D trained: none)
+2026-12-01 21:45:13,638 INFO: SDAKD stage 1/2 starts at iter 1: 'supervised' (iters 1-20; losses: pixel×1)
+2026-12-01 21:45:20,060 INFO: [sdakd][epoch:  0, iter:  10, lr:(5.000e-04,)] [eta: 0:01:36, time (data): 0.679 (0.020)]
+2026-12-01 21:45:25,060 INFO: [sdakd][epoch:  0, iter:  20, lr:(5.000e-04,)] [eta: 0:01:36, time (data): 0.500 (0.020)]
+2026-12-01 21:45:26,638 INFO: SDAKD stage 2/2 starts at iter 21: 'distill' (iters 21-40; losses: pixel×1, distill×1)
+2026-12-01 21:45:46,060 INFO: [sdakd][epoch:  0, iter:  30, lr:(5.000e-04,)] [eta: 0:01:36, time (data): 0.900 (0.020)]
+2026-12-01 21:46:26,638 INFO: End of training. Time consumed: 0:01:13
+"""
+
+
+def test_report_reads_stage_iterations_and_times_from_the_log():
+    timings = _load_compare().stage_timings(LOG_EXCERPT)
+    assert timings['total'] == '0:01:13'
+    (first, second) = timings['stages']
+    assert (first['name'], first['first'], first['last'], first['iters']) == ('supervised', 1, 20, 20)
+    assert first['seconds'] == pytest.approx(13.0) and second['seconds'] == pytest.approx(60.0)
+    assert first['median_iter_s'] == pytest.approx(0.5895) and second['median_iter_s'] == pytest.approx(0.9)
+    assert not first['resumed']
+    resumed = _load_compare().stage_timings(LOG_EXCERPT.replace('2/2 starts at iter 21', '2/2 continues (resumed) at '
+                                                                'iter 31').split('2026-12-01 21:45:46')[0])
+    assert resumed['stages'][1]['resumed'] and resumed['stages'][1]['iters'] == 10
+    assert resumed['stages'][1]['seconds'] is None and resumed['total'] is None  # not finished
+
+
+def test_side_by_side_keeps_every_frame_whole():
+    compare = _load_compare()
+    frames = [(name, np.full((40, 30, 3), value, np.uint8)) for name, value in (('a', 10), ('b', 200))]
+    panel = compare.side_by_side(frames, gap=4)
+    assert panel.shape == (40 + compare.CAPTION_HEIGHT, 30 + 4 + 30, 3)
+    np.testing.assert_array_equal(panel[compare.CAPTION_HEIGHT:, :30], frames[0][1])  # no caption over the image
+    np.testing.assert_array_equal(panel[compare.CAPTION_HEIGHT:, 34:], frames[1][1])
+    with pytest.raises(ValueError, match='differ in size'):
+        compare.side_by_side([('a', frames[0][1]), ('c', np.zeros((20, 30, 3), np.uint8))])
