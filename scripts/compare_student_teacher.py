@@ -15,7 +15,6 @@ import datetime
 import glob
 import os
 import re
-import statistics
 import sys
 from copy import deepcopy
 
@@ -42,7 +41,6 @@ CAPTION_HEIGHT = 22
 _LOG_TIME = r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO: '
 _STAGE_LINE = re.compile(_LOG_TIME + r"SDAKD stage (\d+)/(\d+) (starts|continues \(resumed\)) at iter (\d+): "
                          r"'([^']*)' \(iters (\d+)-(\d+)")
-_ITER_LINE = re.compile(_LOG_TIME + r'.*iter:\s*([\d,]+), lr:.*time \(data\): ([\d.]+) \(([\d.]+)\)')
 _END_LINE = re.compile(_LOG_TIME + r'End of training\. Time consumed: (\S+)')
 
 
@@ -115,20 +113,16 @@ def stage_timings(log_text):
     training"), so it includes the validations and checkpoints in between.
 
     Returns:
-        dict: ``stages`` (list of dicts: index, count, name, first, last, iters, seconds, median_iter_s,
+        dict: ``stages`` (list of dicts: index, count, name, first, last, iters (run in this log), seconds,
         resumed) and ``total`` (basicsr's "Time consumed" text or None).
     """
-    stages, iter_times, end, total = [], [], None, None
+    stages, end, total = [], None, None
     for line in log_text.splitlines():
         match = _STAGE_LINE.match(line)
         if match:
             stamp, index, count, verb, first_run, name, first, last = match.groups()
             stages.append(dict(index=int(index), count=int(count), name=name, first=int(first), last=int(last),
                                start_iter=int(first_run), start=_log_time(stamp), resumed=verb != 'starts'))
-            continue
-        match = _ITER_LINE.match(line)
-        if match:
-            iter_times.append((int(match.group(2).replace(',', '')), float(match.group(3))))
             continue
         match = _END_LINE.match(line)
         if match:
@@ -137,8 +131,6 @@ def stage_timings(log_text):
         stop = following['start'] if following else end
         stage['iters'] = stage['last'] - stage['start_iter'] + 1
         stage['seconds'] = (stop - stage['start']).total_seconds() if stop else None
-        per_iter = [t for i, t in iter_times if stage['start_iter'] <= i <= stage['last']]
-        stage['median_iter_s'] = statistics.median(per_iter) if per_iter else None
     return {'stages': stages, 'total': total}
 
 
@@ -155,10 +147,11 @@ def stage_table(log_path):
     timings = stage_timings(open(log_path, encoding='utf-8').read())
     if not timings['stages']:
         return [f'`{log_path}` has no SDAKD stage lines: stage iterations and times unknown.']
-    lines = ['| stage | iterations | wall time | median s/iter (basicsr "time") |', '| --- | --- | --- | --- |']
+    lines = ['| stage | iterations | wall time | s per iteration |', '| --- | --- | --- | --- |']
     for stage in timings['stages']:
-        seconds = 'unfinished' if stage['seconds'] is None else f'{stage["seconds"]:.0f} s'
-        per_iter = 'n/a' if stage['median_iter_s'] is None else f'{stage["median_iter_s"]:.2f}'
+        done = stage['seconds'] is not None
+        seconds = f'{stage["seconds"]:.0f} s' if done else 'unfinished'
+        per_iter = f'{stage["seconds"] / stage["iters"]:.2f}' if done else 'n/a'
         resumed = ' (resumed here)' if stage['resumed'] else ''
         lines.append(f'| {stage["index"]}/{stage["count"]} {stage["name"]} | {stage["first"]}-{stage["last"]} '
                      f'({stage["iters"]} in this log{resumed}) | {seconds} | {per_iter} |')

@@ -187,7 +187,6 @@ def test_report_reads_stage_iterations_and_times_from_the_log():
     (first, second) = timings['stages']
     assert (first['name'], first['first'], first['last'], first['iters']) == ('supervised', 1, 20, 20)
     assert first['seconds'] == pytest.approx(13.0) and second['seconds'] == pytest.approx(60.0)
-    assert first['median_iter_s'] == pytest.approx(0.5895) and second['median_iter_s'] == pytest.approx(0.9)
     assert not first['resumed']
     resumed = _load_compare().stage_timings(LOG_EXCERPT.replace('2/2 starts at iter 21', '2/2 continues (resumed) at '
                                                                 'iter 31').split('2026-12-01 21:45:46')[0])
