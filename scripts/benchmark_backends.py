@@ -100,7 +100,7 @@ def measure(args):
                       f'median {row["latency"][case]:8.3f} s  load {load_average()}', flush=True)
             row['load_average'] = load_average()
             results['rows'].append(row)
-            del runner
+            runner = None  # free the compiled graph / session before the next backend
     results['load_average_end'] = load_average()
     return results
 

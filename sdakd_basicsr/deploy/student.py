@@ -193,5 +193,5 @@ def write_card(spec, weights_path):
     return card
 
 
-__all__ = ['StudentSpec', 'card_path_for', 'export_pth', 'write_card', 'find_spec', 'load_student', 'read_yaml', 'spec_from_card',
-           'spec_from_training_options']
+__all__ = ['StudentSpec', 'card_path_for', 'export_pth', 'find_spec', 'load_student', 'read_yaml', 'spec_from_card',
+           'spec_from_training_options', 'write_card']
