@@ -9,6 +9,7 @@ returning torch tensors:
   compiles (about two minutes for an RRDBNet on 2 cores), later calls are fast;
 * ``onnxruntime``: the module exported to ONNX (or a given ``.onnx``) run by onnxruntime on the CPU.
 """
+import copy
 import os
 import tempfile
 
@@ -30,7 +31,10 @@ class Backend:
 
 
 def _to_channels_last(module):
-    module = module.to(memory_format=torch.channels_last)
+    # tensor by tensor: Module.to(memory_format=...) refuses GCFSR's 5-D modulated-conv weights
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
 
     def run(*args):
         return module(*(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in args))
@@ -71,7 +75,7 @@ def make_backend(name, module, spec=None, device='cpu', half=False, threads=None
     module = module.to(device, dtype).eval()
     if name == 'eager':
         return Backend(name, module, device, dtype)
-    run = _to_channels_last(module)
+    run = _to_channels_last(copy.deepcopy(module))  # leave the caller's module in its own layout
     if name == 'channels_last':
         return Backend(name, run, device, dtype)
     return Backend(name, torch.compile(run, dynamic=False), device, dtype)
