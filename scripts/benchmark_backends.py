@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from fractions import Fraction
 
@@ -49,6 +50,9 @@ def parse_args(argv=None):
     parser.add_argument('--overlap', type=int, default=DEFAULT_OVERLAP)
     parser.add_argument('--skip', nargs='*', default=[], metavar='MODEL:BACKEND:CASE',
                         help='combinations not to run, e.g. teacher:compile:720p (* matches anything)')
+    parser.add_argument('--compile-cache', default=None, metavar='DIR',
+                        help='inductor cache folder (TORCHINDUCTOR_CACHE_DIR); default: a new empty one, so that '
+                             'compile times are cold-start times. Reuse a folder to measure a warm start.')
     parser.add_argument('--json', default=None, help='write the measurements to this file')
     parser.add_argument('--markdown', nargs='+', default=None, metavar='JSON',
                         help='do not measure: merge these JSON results and print the tables')
@@ -74,8 +78,12 @@ def skipped(patterns, model, backend, case):
 
 def measure(args):
     torch.set_num_threads(args.threads)
+    cache = args.compile_cache or tempfile.mkdtemp(prefix='sdakd-inductor-')
+    warm = bool(args.compile_cache) and bool(os.listdir(cache)) if os.path.isdir(cache) else False
+    os.environ['TORCHINDUCTOR_CACHE_DIR'] = cache  # read by inductor when it compiles
     results = {'environment': environment(), 'load_average_start': load_average(), 'threads': args.threads,
-               'batch': 1, 'tile': args.tile, 'overlap': args.overlap, 'rows': []}
+               'batch': 1, 'tile': args.tile, 'overlap': args.overlap, 'compile_cache': 'warm' if warm else 'cold',
+               'rows': []}
     for model in args.models:
         spec = model_spec(model)
         torch.manual_seed(0)
@@ -86,7 +94,7 @@ def measure(args):
             if not cases:
                 continue
             row = {'model': model, 'backend': backend, 'params': count_params(net), 'macs': macs, 'latency': {},
-                   'first_call': {}}
+                   'first_call': {}, 'compile_cache': results['compile_cache']}
             start = time.perf_counter()
             runner = StudentRunner(net, spec, backend=backend, tile=args.tile, overlap=args.overlap,
                                    threads=args.threads)
@@ -118,7 +126,10 @@ def merge(paths):
 
 def tables(rows):
     """Markdown tables: latencies per model and backend, and speed-ups at 256²."""
-    lookup = {(r['model'], r['backend']): r for r in rows}
+    for row in rows:  # a warm-cache compile run is a row of its own
+        row['label'] = row['backend'] + (', warm cache' if row.get('compile_cache') == 'warm' and
+                                         row['backend'] == 'compile' else '')
+    lookup = {(r['model'], r['label']): r for r in rows}
     teacher_eager = lookup.get(('teacher', 'eager'), {}).get('latency', {})
     lines = []
     headers = ['model', 'params', 'backend', 'one-time cost (s)', '64² (ms)', '256² (s)', '720p tiled (s)',
@@ -126,14 +137,14 @@ def tables(rows):
     body = []
     for row in rows:
         lat = row['latency']
-        teacher_same = lookup.get(('teacher', row['backend']), {}).get('latency', {})
+        teacher_same = lookup.get(('teacher', row['backend']), {}).get('latency', {})  # cold-cache teacher
         teacher_macs = lookup.get(('teacher', 'eager'), {}).get('macs', {}).get('256')
         mac_ratio = teacher_macs / row['macs']['256'] if teacher_macs and '256' in row['macs'] else None
         vs_eager = teacher_eager['256'] / lat['256'] if '256' in lat and '256' in teacher_eager else None
         vs_same = teacher_same['256'] / lat['256'] if '256' in lat and '256' in teacher_same else None
         one_time = row.get('setup_s', 0) + max(0.0, max((row['first_call'][c] - lat[c] for c in lat), default=0))
         fmt = lambda v, spec: 'n/a' if v is None else format(v, spec)  # noqa: E731
-        body.append([row['model'], f'{row["params"] / 1e6:.2f} M', row['backend'], fmt(one_time, '.1f'),
+        body.append([row['model'], f'{row["params"] / 1e6:.2f} M', row['label'], fmt(one_time, '.1f'),
                      fmt(lat.get('64') and lat['64'] * 1000, '.0f'), fmt(lat.get('256'), '.2f'),
                      fmt(lat.get('720p'), '.1f'), fmt(vs_eager, '.2f'), fmt(vs_same, '.2f'), fmt(mac_ratio, '.2f'),
                      fmt(vs_same / mac_ratio if vs_same and mac_ratio else None, '.0%')])

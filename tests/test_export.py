@@ -167,8 +167,7 @@ def test_onnx_gcfsr_student_takes_the_factor_as_input(tmp_path, blind):
     if not blind:  # the condition changes the result: it is a real input, not a constant folded in
         same_face = (faces[8], torch.full((1, 1), 4 / 32)), (faces[8], torch.full((1, 1), 16 / 32))
         assert (run_onnx(session, *same_face[0]) - run_onnx(session, *same_face[1])).abs().max() > 1e-3
-        batch = (torch.cat([faces[4], faces[16]]), torch.tensor([[4 / 32], [16 / 32]]))
-        assert max_onnx_error(session, module, *batch) < ONNX_TOLERANCE
+    assert session.get_inputs()[0].shape == [1, 3, 64, 64]  # batch 1: see sdakd_basicsr.deploy.onnx_export
 
 
 def test_deploy_generator_is_deterministic_for_gcfsr(tmp_path):

@@ -4,9 +4,10 @@ ONNX inputs and outputs:
 
 * Real-ESRGAN (RRDBNet) students: ``input`` (b, 3, h, w) in [0, 1] with dynamic b, h, w (for ``scale`` 2 or 1
   RRDBNet pixel-unshuffles, so h and w must be multiples of 2 or 4), ``output`` (b, 3, h·scale, w·scale).
-* GCFSR students: ``input`` (b, 3, S, S) in [-1, 1], the LR face bicubic-upsampled to S = ``out_size`` (fixed: the
-  latent branch's linear layer is sized for it), and ``in_size`` (b, 1) = factor / ``cond_norm``; the blind
-  generator takes ``input`` only. ``output`` (b, 3, S, S), not clamped. Dynamic b.
+* GCFSR students: ``input`` (1, 3, S, S) in [-1, 1], the LR face bicubic-upsampled to S = ``out_size`` (fixed: the
+  latent branch's linear layer is sized for it), and ``in_size`` (1, 1) = factor / ``cond_norm``; the blind
+  generator takes ``input`` only. ``output`` (1, 3, S, S), not clamped. Batch 1: the modulated convolutions
+  are grouped convolutions with one group per image, and ONNX needs the group count to be a constant.
 
 GCFSR's generators add noise maps; deployed, they use their stored noise buffers (``randomize_noise=False``),
 so that outputs are deterministic and ONNX and PyTorch agree.
@@ -75,12 +76,10 @@ def example_inputs(module, spec, batch=2, size=32, factor=8):
 
 
 def _dynamic_shapes(module, spec):
-    batch = torch.export.Dim('batch', min=1, max=1024)
     if spec.family == 'gcfsr':
-        image = {0: batch}
-    else:
-        image = {0: batch, 2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO}
-    return (image, {0: batch}) if 'in_size' in module.input_keys else (image, )
+        return None  # batch 1: the modulated convs are grouped convs with one group per image
+    image = {0: torch.export.Dim('batch', min=1, max=1024), 2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO}
+    return (image, )
 
 
 def export_onnx(net, spec, out_path, opset=DEFAULT_OPSET):
@@ -97,8 +96,8 @@ def export_onnx(net, spec, out_path, opset=DEFAULT_OPSET):
 def export_deployed_onnx(module, spec, out_path, opset=DEFAULT_OPSET):
     """:func:`export_onnx` for a ready :class:`DeployGenerator` (float32, CPU)."""
     import onnx
-    # batch 2 for the example: torch.export would specialise a size-1 dimension to a constant
-    inputs = example_inputs(module, spec, batch=2)
+    # batch 2 for a dynamic batch (torch.export would specialise a size-1 dimension to a constant)
+    inputs = example_inputs(module, spec, batch=1 if spec.family == 'gcfsr' else 2)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     with torch.no_grad():
         torch.onnx.export(module, inputs, out_path, input_names=module.onnx_input_names, output_names=['output'],
