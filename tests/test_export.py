@@ -1,4 +1,5 @@
 """Student export: BasicSR .pth + card round trips, ONNX against PyTorch on a real photo, third-party loaders."""
+import json
 import os
 
 import numpy as np
@@ -149,7 +150,7 @@ def test_onnx_gcfsr_student_takes_the_factor_as_input(tmp_path, blind):
         opt['network_g_teacher']['type'] = 'GCFSRBlindGenerator'
         option_file = str(tmp_path / 'blind.yml')
         with open(option_file, 'w') as handle:
-            yaml.safe_dump(dict(opt), handle)
+            yaml.safe_dump(json.loads(json.dumps(opt)), handle)  # OrderedDicts as plain dicts
     path, _ = make_training_checkpoint(str(tmp_path), option_file)
     net, spec = load_student(path, option_file)
     onnx_path = str(tmp_path / 'gcfsr.onnx')

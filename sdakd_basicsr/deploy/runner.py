@@ -10,7 +10,7 @@ from sdakd_basicsr.deploy.tiling import tiled_forward
 DEFAULT_CPU_BACKEND = 'channels_last'
 #: default tile size (input pixels) and overlap of the inference command
 DEFAULT_TILE = 256
-DEFAULT_OVERLAP = 16
+DEFAULT_OVERLAP = 32  # context each side of a seam: 16 px at the blend's centre
 
 
 def default_backend(device):
