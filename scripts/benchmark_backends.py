@@ -132,7 +132,7 @@ def tables(rows):
     lookup = {(r['model'], r['label']): r for r in rows}
     teacher_eager = lookup.get(('teacher', 'eager'), {}).get('latency', {})
     lines = []
-    headers = ['model', 'params', 'backend', 'one-time cost (s)', '64² (ms)', '256² (s)', '720p tiled (s)',
+    headers = ['model', 'params', 'backend', 'setup + first-call extra (s)', '64² (ms)', '256² (s)', '720p tiled (s)',
                '× teacher eager @256²', '× teacher same backend @256²', 'MAC ratio', 'speed-up / MAC ratio']
     body = []
     for row in rows:
