@@ -104,7 +104,7 @@ def spec_from_training_options(option_file):
             raise ValueError(f'{option_file}: neither sdakd.family nor network_g is set; this is not an SDAKD or '
                              'BasicSR training option file.')
         family_name = 'gcfsr' if str(opt['network_g'].get('type', '')).startswith('GCFSR') else 'realesrgan'
-    family = build_family(family_name)
+    family = build_family(family_name, opt.get('sdakd'))
     if opt.get('network_g') is None:
         resolve_network_options(opt, family)
     net_opt = opt['network_g']
@@ -114,7 +114,7 @@ def spec_from_training_options(option_file):
         norms = [d.get('cond_norm') for d in (opt.get('datasets') or {}).values() if isinstance(d, dict)]
         cond_norm = next((n for n in norms if n is not None), 32)
     else:
-        scale = net_opt.get('scale', opt.get('scale', 4))
+        scale = net_opt.get('scale') or net_opt.get('upscale') or opt.get('scale', 4)  # RRDBNet / SRVGGNetCompact
     return StudentSpec(family_name, net_opt, scale=scale, cond_norm=cond_norm,
                        source={'option_file': os.path.abspath(option_file), 'name': opt.get('name')})
 
