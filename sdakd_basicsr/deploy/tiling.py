@@ -1,0 +1,68 @@
+"""Tiled super-resolution of large images: overlapping tiles of one size, blended with linear ramps.
+
+Every tile has the same shape (edge tiles are shifted inwards, not cut), so compiled or ONNX backends see one
+input shape. Where tiles overlap, each output pixel is a weighted mean of the tiles covering it; a tile's weight
+falls linearly towards its borders, where the network saw the least context, so tile edges leave no seam.
+"""
+import torch
+
+
+def tile_starts(length, tile, overlap):
+    """Start offsets of tiles of size ``tile`` covering ``length`` with at least ``overlap`` shared pixels."""
+    if length <= tile:
+        return [0]
+    if not 0 <= overlap < tile:
+        raise ValueError(f'tile overlap {overlap} must be in [0, tile size {tile}); lower --tile-overlap.')
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def _ramp(length, overlap, device):
+    """1-D weights: 1 in the middle, falling linearly to 1/(overlap+1) at both ends over ``overlap`` pixels."""
+    pos = torch.arange(length, device=device, dtype=torch.float32)
+    dist = torch.minimum(pos, length - 1 - pos)
+    return ((dist + 1) / (overlap + 1)).clamp(max=1.0)
+
+
+def tiled_forward(fn, image, scale, tile=256, overlap=16):
+    """``fn(image)`` computed tile by tile.
+
+    Args:
+        fn (callable): Maps a (1, C, t, t) tile to (1, C', t·scale, t·scale).
+        image (Tensor): (1, C, H, W).
+        scale (int): Upscaling factor of ``fn``.
+        tile (int): Tile size in input pixels; 0 or an image no larger than one tile: a single call.
+        overlap (int): Input pixels shared by neighbouring tiles (blended).
+
+    Returns:
+        Tensor: (1, C', H·scale, W·scale), float32 on ``image``'s device.
+    """
+    if image.dim() != 4 or image.shape[0] != 1:
+        raise ValueError(f'tiled_forward takes one image (1, C, H, W), got {tuple(image.shape)}')
+    _, _, height, width = image.shape
+    if not tile or (height <= tile and width <= tile):
+        return fn(image).float()
+    tile_h, tile_w = min(tile, height), min(tile, width)
+    out, weight = None, None
+    for top in tile_starts(height, tile_h, overlap):
+        for left in tile_starts(width, tile_w, overlap):
+            result = fn(image[:, :, top:top + tile_h, left:left + tile_w]).float()
+            if out is None:
+                out = image.new_zeros((1, result.shape[1], height * scale, width * scale), dtype=torch.float32)
+                weight = image.new_zeros((1, 1, height * scale, width * scale), dtype=torch.float32)
+                ramp = (_ramp(tile_h * scale, overlap * scale, image.device)[:, None] *
+                        _ramp(tile_w * scale, overlap * scale, image.device)[None, :])
+            rows = slice(top * scale, (top + tile_h) * scale)
+            cols = slice(left * scale, (left + tile_w) * scale)
+            out[:, :, rows, cols] += result * ramp
+            weight[:, :, rows, cols] += ramp
+    return out / weight
+
+
+def count_tiles(height, width, tile, overlap):
+    """How many tiles :func:`tiled_forward` runs for an image of ``height`` × ``width``."""
+    if not tile or (height <= tile and width <= tile):
+        return 1
+    return len(tile_starts(height, min(tile, height), overlap)) * len(tile_starts(width, min(tile, width), overlap))
