@@ -12,7 +12,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import cv2
@@ -24,7 +23,7 @@ from basicsr.models import build_model
 from torch.nn.parallel import DistributedDataParallel
 
 import sdakd_basicsr  # noqa: F401
-from helpers import (REPO_ROOT, TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, logged_losses,
+from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, logged_losses, run_cli,
                      save_random_teacher, training_opt, write_tiny_face_data, write_tiny_realesrgan_data)
 from sdakd_basicsr import distributed
 
@@ -91,13 +90,8 @@ def write_options(root, opt):
 
 def run(args, cwd, nproc=None):
     """``python -m basicsr.train ...`` (under torchrun when ``nproc``) with this checkout's package."""
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TORCH_HOME=os.path.join(cwd, 'empty_torch_home'),
-               OMP_NUM_THREADS='1')
-    prefix = [sys.executable]
-    if nproc:
-        prefix += ['-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}']
-    proc = subprocess.run(prefix + ['-m', 'basicsr.train'] + args + (['--launcher', 'pytorch'] if nproc else []),
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    prefix = ['-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}'] if nproc else []
+    proc = run_cli(prefix + ['-m', 'basicsr.train'] + args + (['--launcher', 'pytorch'] if nproc else []), cwd)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc
 
@@ -217,6 +211,13 @@ def test_student_d_and_adapters_are_wrapped_teacher_and_ema_are_not(tmp_path, on
                if isinstance(getattr(model, name, None), DistributedDataParallel)]
     assert wrapped in (['net_g', 'net_d', 'cri_distill'], ['net_g', 'net_d', 'net_feat_adapters'])
     assert not any(p.requires_grad for p in model.net_g_teacher.parameters())
+
+
+def test_gcfsr_teacher_model_wraps_its_g_and_d_on_cpus(tmp_path, one_process_group):
+    from test_gcfsr_teacher_model import model_opt
+    model = build_model(dict(model_opt(tmp_path), dist=True))
+    assert isinstance(model.net_g, DistributedDataParallel) and isinstance(model.net_d, DistributedDataParallel)
+    assert not isinstance(model.net_g_ema, DistributedDataParallel)
 
 
 @pytest.mark.parametrize('rank', [0, 1])
