@@ -28,11 +28,12 @@ import sys
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+import yaml
 from torch.nn.parallel import DistributedDataParallel
 
 from sdakd_basicsr.compat import runs_our_model
 
-#: the function ``basicsr.utils.options`` had before :func:`patch_init_dist`
+#: the ``init_dist`` that ``basicsr.utils.options`` had before :func:`patch_distributed`
 _basicsr_init_dist = None
 
 
@@ -43,7 +44,6 @@ def _option_file_from_argv(argv=None):
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     if not args.opt or not os.path.isfile(args.opt):
         return None
-    import yaml
     from basicsr.utils.options import ordered_yaml
     with open(args.opt) as handle:
         return yaml.load(handle, Loader=ordered_yaml()[0])
