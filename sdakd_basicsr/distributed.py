@@ -22,6 +22,7 @@ rest of BasicSR's distributed path works on CPUs as it is: ``get_dist_info`` and
 the experiment folders and checkpoint writes are rank 0's.
 """
 import argparse
+import atexit
 import os
 import sys
 
@@ -83,6 +84,14 @@ def init_dist(launcher, backend='nccl', **kwargs):
         local_rank = int(os.environ.get('LOCAL_RANK', int(os.environ['RANK']) % torch.cuda.device_count()))
         torch.cuda.set_device(local_rank)
     dist.init_process_group(backend=backend)
+    # BasicSR never destroys the group; a gloo process that exits with it alive (rank 1 while rank 0 still
+    # runs the final validation) can abort with 'terminate called without an active exception'
+    atexit.register(_destroy_process_group)
+
+
+def _destroy_process_group():
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 class _NoTensorboard:

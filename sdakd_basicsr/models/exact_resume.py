@@ -62,7 +62,7 @@ class ExactResumeMixin:
     # ------------------------------------------------------------------ saving
     def save(self, epoch, current_iter):
         # every process's random streams and extra state, gathered before the rank-0-only writes below
-        rank_states = gather_rank_states(self._rank_state())
+        rank_states = None if current_iter == -1 else gather_rank_states(self._rank_state())
         if hasattr(self, 'net_g_ema'):
             self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
         else:
