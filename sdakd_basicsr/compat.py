@@ -140,3 +140,5 @@ def patch_basicsr():
         if current is not replacement:
             _ORIGINALS[name] = current
             setattr(basicsr_train, name, replacement)
+    from sdakd_basicsr.distributed import patch_distributed
+    patch_distributed()  # torchrun on CPUs (gloo), tensorboard on rank 0; for runs of our models only

@@ -11,6 +11,7 @@ import torch
 from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
+from sdakd_basicsr.distributed import gather_rank_states, own_rank_state
 from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked
 
 
@@ -60,6 +61,8 @@ class ExactResumeMixin:
 
     # ------------------------------------------------------------------ saving
     def save(self, epoch, current_iter):
+        # every process's random streams and extra state, gathered before the rank-0-only writes below
+        rank_states = None if current_iter == -1 else gather_rank_states(self._rank_state())
         if hasattr(self, 'net_g_ema'):
             self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
         else:
@@ -67,7 +70,11 @@ class ExactResumeMixin:
         for label, attr in self.trained_networks():
             if getattr(self, attr, None) is not None:
                 self.save_network(getattr(self, attr), f'net_{label}', current_iter)
-        self.save_training_state(epoch, current_iter)
+        self.save_training_state(epoch, current_iter, rank_states)
+
+    def _rank_state(self):
+        """What differs between the processes of a distributed run: random streams and the extra state."""
+        return {'rng': get_rng_states(), **self.extra_training_state()}
 
     @master_only
     def save_network(self, net, net_label, current_iter, param_key='params'):
@@ -83,13 +90,13 @@ class ExactResumeMixin:
         atomic_torch_save(save_dict, os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
 
     @master_only
-    def save_training_state(self, epoch, current_iter):
+    def save_training_state(self, epoch, current_iter, rank_states=None):
         if current_iter == -1:
             return
         state = {'epoch': epoch, 'iter': current_iter,
                  'optimizers': [o.state_dict() for o in self.optimizers],
                  'schedulers': [s.state_dict() for s in self.schedulers],
-                 'exact_resume': {'rng': get_rng_states(), **self.extra_training_state()}}
+                 'exact_resume': {'ranks': rank_states or [self._rank_state()]}}
         atomic_torch_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     # ------------------------------------------------------------------ resuming
@@ -113,6 +120,8 @@ class ExactResumeMixin:
             if getattr(self, attr, None) is not None:
                 load(getattr(self, attr), label)
         saved = resume_state.get('exact_resume', {})
+        saved = own_rank_state(saved.get('ranks') or [saved], self.opt['rank'], self.opt['world_size'],
+                               get_root_logger()) or {}  # this process's entry
         self.load_extra_training_state(saved)
         if 'rng' in saved:
             set_rng_states(saved['rng'])

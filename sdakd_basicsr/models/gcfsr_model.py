@@ -10,6 +10,7 @@ from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from sdakd_basicsr.distributed import DistributedModelMixin
 from sdakd_basicsr.families import build_family
 from sdakd_basicsr.losses.r1_loss import lazy_r1_loss
 from sdakd_basicsr.models.exact_resume import ExactResumeMixin
@@ -27,7 +28,7 @@ def _probe_checkpoint(path):
 
 
 @MODEL_REGISTRY.register()
-class GCFSRTeacherModel(ExactResumeMixin, SRModel):
+class GCFSRTeacherModel(ExactResumeMixin, DistributedModelMixin, SRModel):
     """GCFSR generator + StyleGAN2 discriminator (no minibatch-stddev) trained as in the official recipe.
 
     Per iteration (He et al., CVPR 2022, official ``train_gcfsr_gan.yml``):

@@ -10,6 +10,7 @@ from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from sdakd_basicsr.distributed import DistributedModelMixin
 from sdakd_basicsr.families import build_family
 from sdakd_basicsr.losses.r1_loss import lazy_r1_loss
 from sdakd_basicsr.models.exact_resume import ExactResumeMixin
@@ -40,7 +41,7 @@ def resolve_network_options(opt, family):
 
 
 @MODEL_REGISTRY.register()
-class SDAKDModel(ExactResumeMixin, SRModel):
+class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
     """Distils a frozen SR-GAN teacher generator into a narrower student, with a student discriminator.
 
     One model for SDAKD, its baselines and ablations: ``train.stages`` says, per stage, which losses the
@@ -301,12 +302,12 @@ class SDAKDModel(ExactResumeMixin, SRModel):
 
     # ------------------------------------------------------------------ inference and validation
     def test(self):
-        net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.net_g
-        net.eval()
+        net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
+        net.eval()  # bare: validation runs on rank 0 only, a DDP forward could wait for the other ranks
         with torch.no_grad():
             self.output = self.family.generate(net, self.inputs)
-        if net is self.net_g:
-            self.net_g.train()
+        if net is not getattr(self, 'net_g_ema', None):
+            net.train()
 
     def get_current_visuals(self):
         visuals = OrderedDict(lq=self.family.to_unit_range(self.lq.detach().cpu()),

@@ -1,11 +1,16 @@
-"""Measuring helpers shared by the benchmark, comparison and evaluation scripts: sizes, MACs, latency."""
+"""Measuring helpers shared by the benchmark, comparison and evaluation scripts: sizes, MACs, latency, memory."""
 import datetime
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import torch
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -84,3 +89,99 @@ def markdown_table(headers, rows):
     lines = ['| ' + ' | '.join(str(h) for h in headers) + ' |', '|' + '|'.join('---' for _ in headers) + '|']
     lines += ['| ' + ' | '.join(str(cell) for cell in row) + ' |' for row in rows]
     return '\n'.join(lines)
+
+
+def interleaved_times(fns, repeats=5, warmup=1, device='cpu'):
+    """Seconds of ``repeats`` calls of each callable in ``fns`` ({name: fn}), timed in interleaved rounds.
+
+    Every round calls each function once (a, b, c, a, b, c, ...), so that load changes on a shared machine hit
+    all of them alike. A function that raises during its ``warmup`` calls is left out of the rounds.
+
+    Returns:
+        tuple[dict, dict]: {name: [seconds, ...]} and {name: 'ErrorType: first line'} of the failed ones.
+    """
+    errors = {}
+    for name, fn in fns.items():
+        try:
+            for _ in range(warmup):
+                fn()
+            synchronize(device)
+        except Exception as error:  # e.g. torch.compile without a working compiler: report it, time the rest
+            first_line = str(error).splitlines()[0] if str(error) else ''
+            errors[name] = f'{type(error).__name__}: {first_line}'
+    times = {name: [] for name in fns if name not in errors}
+    for _ in range(repeats):
+        for name in times:
+            times[name].append(time_once(fns[name], device))
+    return times, errors
+
+
+# Runs the command as its own child, so RUSAGE_CHILDREN sees nothing but that command (and the descendants
+# it waited for), whatever else the calling process started before.
+_RSS_WRAPPER = '''import json, resource, subprocess, sys, time
+start = time.perf_counter()
+returncode = subprocess.call(sys.argv[2:])
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], 'w') as handle:
+    json.dump({'returncode': returncode, 'wall_s': wall, 'ru_maxrss': usage.ru_maxrss}, handle)
+'''
+
+
+def peak_rss_of(cmd):
+    """Run ``cmd`` in a subprocess and return its peak resident set size and wall time.
+
+    The peak is ``getrusage(RUSAGE_CHILDREN).ru_maxrss``: the largest RSS any single process of the command's
+    tree reached (processes are not summed, so DataLoader workers count separately, not on top).
+
+    Args:
+        cmd (list[str]): The command and its arguments; it inherits stdout, stderr and the environment.
+
+    Returns:
+        dict: ``command``, ``returncode``, ``wall_s``, ``peak_rss_mib``.
+    """
+    with tempfile.TemporaryDirectory(prefix='sdakd-rss-') as tmp:
+        report = os.path.join(tmp, 'rss.json')
+        subprocess.run([sys.executable, '-c', _RSS_WRAPPER, report] + list(cmd), check=False)
+        with open(report) as handle:
+            measured = json.load(handle)
+    # ru_maxrss is in KiB on Linux, in bytes on macOS
+    kib = measured['ru_maxrss'] / 1024 if sys.platform == 'darwin' else measured['ru_maxrss']
+    return {'command': list(cmd), 'returncode': measured['returncode'], 'wall_s': measured['wall_s'],
+            'peak_rss_mib': kib / 1024}
+
+
+def parse_key_values(pairs, flag='--set'):
+    """``['num_block=6', 'narrow=0.5']`` -> {'num_block': 6, 'narrow': 0.5}; values are read as YAML."""
+    result = {}
+    for pair in pairs:
+        if '=' not in pair:
+            raise SystemExit(f'{flag} {pair!r}: expected KEY=VALUE')
+        key, value = pair.split('=', 1)
+        result[key] = yaml.safe_load(value)
+    return result
+
+
+def run_benchmark(title, args, measure, to_markdown):
+    """The common ``main`` of the benchmark scripts.
+
+    Checks ``args.device``, applies ``args.threads``, prints a header naming the machine, then the markdown of
+    ``measure(args)`` (a dict, which gets an ``environment`` entry), and writes it to ``args.json`` if given.
+    """
+    device = torch.device(args.device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit(f'--device {args.device}: CUDA is not available here')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    env = environment(device)
+    print(f"## {title}\n\n{env['date']}, torch {env['torch']}, device {env['device']}"
+          + (f" ({env['gpu']})" if 'gpu' in env else '')
+          + f", CPU {env['cpu']} ({env['cpu_count']} logical cores), torch threads {env['torch_threads']}, "
+          f"load average at start {load_average()}.\n", flush=True)
+    result = measure(args)
+    result['environment'] = env
+    print(to_markdown(result) + '\n', flush=True)
+    if args.json:
+        with open(args.json, 'w') as handle:
+            json.dump(result, handle, indent=2, default=str)
+    return result

@@ -1,0 +1,278 @@
+"""Distributed training through ``torchrun -m basicsr.train --launcher pytorch`` on CPUs (gloo).
+
+* Two processes with one sample each train to the same weights as one process with both samples in one batch
+  (paired data without random crops or flips, so that the batch is the only difference; BatchNorm-free nets).
+* GCFSR SDAKD, whose lazy R1 penalty differentiates through the wrapped D twice, trains under torchrun (its
+  generators draw noise maps from each rank's own random stream, so there is no single-process twin).
+* Two processes on the Real-ESRGAN data path (random degradations per rank, a per-rank training-pair queue),
+  cut back to a checkpoint and resumed, end bit-identical to the uninterrupted run: every rank gets its own
+  random state and queue back.
+* In-process: which networks are wrapped, that only rank 0 writes, and the choice of init_dist.
+"""
+import glob
+import json
+import os
+import shutil
+import sys
+
+import cv2
+import pytest
+import torch
+import torch.distributed as dist
+import yaml
+from basicsr.models import build_model
+from torch.nn.parallel import DistributedDataParallel
+
+import sdakd_basicsr  # noqa: F401
+from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, logged_losses, run_cli,
+                     save_random_teacher, training_opt, write_tiny_face_data, write_tiny_realesrgan_data)
+from sdakd_basicsr import distributed
+
+TOTAL_ITER = 4
+STAGES = [{'name': 'supervised', 'iters': 1, 'losses': ['pixel']},
+          {'name': 'distill', 'iters': 1, 'losses': ['pixel', 'distill'], 'train_d': 'student'},
+          {'name': 'adversarial', 'iters': 2, 'losses': ['pixel', 'distill', 'gan'], 'train_d': 'student'}]
+
+
+def write_paired_data(root):
+    """Four 32² GT crops of a real photo and their 8² LQ versions, plus one validation pair."""
+    import skimage.data
+    photo = skimage.data.astronaut()[..., ::-1]
+    for split, corners in (('train', [(0, 0), (100, 200), (250, 50), (300, 300)]), ('val', [(200, 200)])):
+        for sub in ('gt', 'lq'):
+            os.makedirs(os.path.join(root, 'datasets', 'paired', split, sub), exist_ok=True)
+        for i, (y, x) in enumerate(corners):
+            gt = cv2.resize(photo[y:y + 96, x:x + 96], (32, 32), interpolation=cv2.INTER_AREA)
+            cv2.imwrite(os.path.join(root, 'datasets', 'paired', split, 'gt', f'{i}.png'), gt)
+            cv2.imwrite(os.path.join(root, 'datasets', 'paired', split, 'lq', f'{i}.png'),
+                        cv2.resize(gt, (8, 8), interpolation=cv2.INTER_AREA))
+
+
+def base_options(root, name, option_file=TINY_REALESRGAN_YML):
+    """Tiny SDAKD options with all three stages in ``TOTAL_ITER`` iterations and a saved random teacher."""
+    opt = load_yaml(option_file)
+    save_random_teacher(os.path.join(root, opt['path']['pretrain_network_g_teacher']), opt['network_g_teacher'])
+    opt['name'] = name
+    opt['train'].update(total_iter=TOTAL_ITER, stages=STAGES)
+    for key in ('optim_g', 'optim_d'):  # large steps: a wrong sync shows
+        opt['train'][key]['lr'] = max(opt['train'][key]['lr'], 1e-3)
+    opt['logger'].update(print_freq=1, save_checkpoint_freq=TOTAL_ITER)
+    opt['val']['val_freq'] = TOTAL_ITER
+    opt.pop('dist_params', None)  # CPU default: gloo
+    return opt
+
+
+def paired_options(root, name, batch_size):
+    """Options whose training batches hold whole images, without random crops or flips."""
+    write_paired_data(root)
+    opt = base_options(root, name)
+    opt['datasets']['train'] = {
+        'name': 'paired_train', 'type': 'PairedImageDataset', 'dataroot_gt': 'datasets/paired/train/gt',
+        'dataroot_lq': 'datasets/paired/train/lq', 'io_backend': {'type': 'disk'},
+        'gt_size': 32, 'use_hflip': False, 'use_rot': False,  # whole images: no random crop, no flip
+        'use_shuffle': True, 'num_worker_per_gpu': 0, 'batch_size_per_gpu': batch_size,
+        'dataset_enlarge_ratio': 1, 'prefetch_mode': None}
+    opt['datasets']['val'] = dict(opt['datasets']['val'], dataroot_gt='datasets/paired/val/gt',
+                                  dataroot_lq='datasets/paired/val/lq')
+    return opt
+
+
+def write_options(root, opt):
+    path = os.path.join(root, f'{opt["name"]}.yml')
+    with open(path, 'w') as handle:
+        yaml.safe_dump(json.loads(json.dumps(opt)), handle, sort_keys=False)  # OrderedDicts -> plain YAML
+    return path
+
+
+def run(args, cwd, nproc=None):
+    """``python -m basicsr.train ...`` (under torchrun when ``nproc``) with this checkout's package."""
+    prefix = ['-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}'] if nproc else []
+    proc = run_cli(prefix + ['-m', 'basicsr.train'] + args + (['--launcher', 'pytorch'] if nproc else []), cwd)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc
+
+
+def checkpoints(exp_dir, it):
+    """{network label (``net_g``, ...): checkpoint} of every network saved at iteration ``it``."""
+    paths = sorted(glob.glob(os.path.join(exp_dir, 'models', f'*_{it}.pth')))
+    return {os.path.basename(p).rsplit('_', 1)[0]: torch.load(p) for p in paths}
+
+
+def log_of(exp_dir):
+    return '\n'.join(open(p).read() for p in sorted(glob.glob(os.path.join(exp_dir, 'train_*.log'))))
+
+
+def max_difference(a, b):
+    """Largest absolute difference between two {file: checkpoint} dicts with the same layout."""
+    assert sorted(a) == sorted(b)
+    diff = 0.0
+    for name, reference in b.items():
+        assert set(a[name]) == set(reference)
+        for key, state in reference.items():
+            assert set(a[name][key]) == set(state), f'{name}[{key}]: keys differ (a module. prefix?)'
+            diff = max(diff, max((a[name][key][k].double() - v.double()).abs().max().item() for k, v in state.items()))
+    return diff
+
+
+def two_process_and_single_runs(root):
+    for name, nproc, batch_size in (('ddp2', 2, 1), ('single', None, 2)):
+        opt = paired_options(root, name, batch_size)
+        opt['logger']['save_checkpoint_freq'] = 1
+        run(['-opt', write_options(root, opt)], root, nproc=nproc)
+    return [os.path.join(root, 'experiments', n) for n in ('ddp2', 'single')]
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one_process_on_the_global_batch(tmp_path):
+    ddp_dir, single_dir = two_process_and_single_runs(str(tmp_path))
+    diffs = [max_difference(checkpoints(ddp_dir, it), checkpoints(single_dir, it)) for it in range(1, TOTAL_ITER + 1)]
+    final = checkpoints(single_dir, TOTAL_ITER)
+    assert {'net_g', 'net_d'} <= set(final) and len(final) == 3  # G (+EMA), D_S, feature adapters
+    # how far training moved the weights from iter 1 to the end: what a wrong sync would get wrong
+    moved = max_difference(checkpoints(single_dir, 1), final)
+    print(f'max |DDP - single| per iteration: {[f"{d:.3g}" for d in diffs]}; weights moved by up to {moved:.3g}')
+    assert max(diffs) < 1e-5 and moved > 1e-3  # (the same run on batch 1, one shard: 2e-3 at iter 1)
+
+    log = log_of(ddp_dir)
+    losses = logged_losses(log)
+    assert sorted(losses) == list(range(1, TOTAL_ITER + 1))
+    assert 'l_g_gan' in losses[3] and 'l_d_real' in losses[2] and 'l_g_distill' not in losses[1]
+    assert '# psnr:' in log  # validation (rank 0 alone) did not wait for the other rank
+    assert 'Resuming' not in log and len(glob.glob(os.path.join(str(tmp_path), 'tb_logger', 'ddp2', '*'))) == 1
+    state = torch.load(os.path.join(ddp_dir, 'training_states', f'{TOTAL_ITER}.state'), weights_only=False)
+    assert len(state['exact_resume']['ranks']) == 2
+
+
+@pytest.mark.slow
+def test_gcfsr_trains_under_torchrun_with_lazy_r1(tmp_path):
+    root = str(tmp_path)
+    write_tiny_face_data(root)
+    opt = base_options(root, 'ddp_gcfsr', TINY_GCFSR_SDAKD_YML)
+    opt['datasets']['train']['batch_size_per_gpu'] = 1
+    run(['-opt', write_options(root, opt)], root, nproc=2)
+    exp_dir = os.path.join(root, 'experiments', 'ddp_gcfsr')
+    losses = logged_losses(log_of(exp_dir))
+    assert sorted(losses) == list(range(1, TOTAL_ITER + 1))
+    assert 'l_d_r1' in losses[2] and 'l_d_r1' in losses[4] and 'l_g_gan' in losses[4]  # R1 every 2nd D step
+    state = torch.load(os.path.join(exp_dir, 'training_states', f'{TOTAL_ITER}.state'), weights_only=False)
+    assert len(state['exact_resume']['ranks']) == 2
+
+
+def cut_back_to(exp_dir, last_iter):
+    for path in glob.glob(os.path.join(exp_dir, 'models', '*.pth')) + glob.glob(
+            os.path.join(exp_dir, 'training_states', '*.state')):
+        label = os.path.basename(path).rsplit('_', 1)[-1].split('.')[0]
+        if label == 'latest' or int(label) > last_iter:
+            os.remove(path)
+    for path in glob.glob(os.path.join(exp_dir, 'train_*.log')):
+        os.remove(path)
+
+
+@pytest.mark.slow
+def test_resume_gives_every_rank_its_own_random_state_and_queue(tmp_path):
+    root = str(tmp_path / 'full')
+    write_tiny_realesrgan_data(root)
+    opt = base_options(root, 'ddp_resume')
+    opt['logger']['save_checkpoint_freq'] = 1
+    opt['val']['val_freq'] = 100
+    opt_file = write_options(root, opt)
+    run(['-opt', opt_file], root, nproc=2)
+    exp_dir = os.path.join(root, 'experiments', 'ddp_resume')
+    uninterrupted, final = logged_losses(log_of(exp_dir)), checkpoints(exp_dir, TOTAL_ITER)
+
+    state = torch.load(os.path.join(exp_dir, 'training_states', '2.state'), weights_only=False)
+    rank_states = state['exact_resume']['ranks']
+    assert len(rank_states) == 2
+    assert not torch.equal(rank_states[0]['rng']['torch'], rank_states[1]['rng']['torch'])
+    queues = [rank_state['family']['synthesizer']['queue_lr'] for rank_state in rank_states]
+    assert not torch.equal(*queues)
+
+    resumed_root = str(tmp_path / 'resumed')
+    shutil.copytree(root, resumed_root)
+    resumed_dir = os.path.join(resumed_root, 'experiments', 'ddp_resume')
+    cut_back_to(resumed_dir, 2)
+    run(['-opt', os.path.join(resumed_root, os.path.basename(opt_file)), '--auto_resume'], resumed_root, nproc=2)
+    resumed = logged_losses(log_of(resumed_dir))
+    assert sorted(resumed) == [3, 4]
+    for it in resumed:
+        assert resumed[it] == uninterrupted[it], f'iter {it} differs after resume'
+    again = checkpoints(resumed_dir, TOTAL_ITER)
+    assert sorted(again) == sorted(final)
+    for name, reference in final.items():
+        for key, state in reference.items():
+            assert all(torch.equal(again[name][key][k], v) for k, v in state.items()), f'{name}[{key}] differs'
+
+
+@pytest.fixture
+def one_process_group(tmp_path):
+    """A real gloo process group of one process (what torchrun sets up, without the second process)."""
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "pg"}', rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def test_student_d_and_adapters_are_wrapped_teacher_and_ema_are_not(tmp_path, one_process_group):
+    opt = load_yaml(TINY_REALESRGAN_YML)
+    save_random_teacher(str(tmp_path / opt['path']['pretrain_network_g_teacher']), opt['network_g_teacher'])
+    opt = training_opt(opt, str(tmp_path), train_type='PairedImageDataset')
+    opt['dist'] = True
+    model = build_model(opt)
+    wrapped = [name for name in ('net_g', 'net_d', 'cri_distill', 'net_feat_adapters', 'net_g_teacher', 'net_g_ema')
+               if isinstance(getattr(model, name, None), DistributedDataParallel)]
+    assert wrapped in (['net_g', 'net_d', 'cri_distill'], ['net_g', 'net_d', 'net_feat_adapters'])
+    assert not any(p.requires_grad for p in model.net_g_teacher.parameters())
+
+
+def test_gcfsr_teacher_model_wraps_its_g_and_d_on_cpus(tmp_path, one_process_group):
+    from test_gcfsr_teacher_model import model_opt
+    model = build_model(dict(model_opt(tmp_path), dist=True))
+    assert isinstance(model.net_g, DistributedDataParallel) and isinstance(model.net_d, DistributedDataParallel)
+    assert not isinstance(model.net_g_ema, DistributedDataParallel)
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_only_rank_zero_writes_checkpoints(tmp_path, monkeypatch, rank):
+    opt = load_yaml(TINY_REALESRGAN_YML)
+    save_random_teacher(str(tmp_path / opt['path']['pretrain_network_g_teacher']), opt['network_g_teacher'])
+    opt = training_opt(opt, str(tmp_path), train_type='PairedImageDataset')
+    model = build_model(opt)
+    import basicsr.utils.dist_util as dist_util
+    monkeypatch.setattr(dist_util, 'get_dist_info', lambda: (rank, 2))  # what master_only asks
+    model.save(0, 1)
+    written = os.listdir(opt['path']['models']) + os.listdir(opt['path']['training_states'])
+    assert (sorted(written) == []) if rank else (len(written) == 4 and '1.state' in written)
+
+
+def test_init_dist_leaves_other_models_to_basicsr(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(distributed, '_basicsr_init_dist', lambda *a, **k: calls.append(a))
+    opt_file = tmp_path / 'other.yml'
+    opt_file.write_text('model_type: SRModel\nnum_gpu: 0\n')
+    monkeypatch.setattr(sys, 'argv', ['basicsr/train.py', '-opt', str(opt_file), '--launcher', 'pytorch'])
+    distributed.init_dist('pytorch')
+    assert calls == [('pytorch', 'nccl')]
+
+
+def test_init_dist_refuses_nccl_for_a_cpu_run(tmp_path, monkeypatch):
+    opt_file = tmp_path / 'ours.yml'
+    opt_file.write_text('model_type: SDAKDModel\nnum_gpu: 0\ndist_params: {backend: nccl}\n')
+    monkeypatch.setattr(sys, 'argv', ['basicsr/train.py', '-opt', str(opt_file), '--launcher', 'pytorch'])
+    with pytest.raises(ValueError, match='dist_params.backend'):
+        distributed.init_dist('pytorch')
+
+
+def test_init_dist_is_installed_where_parse_options_calls_it():
+    import basicsr.utils.options as basicsr_options
+    assert basicsr_options.init_dist is distributed.init_dist
+
+
+@pytest.mark.parametrize('model_type, rank, writes', [('SDAKDModel', 1, False), ('SDAKDModel', 0, True),
+                                                      ('SRModel', 1, True)])
+def test_tensorboard_writer_only_on_rank_zero_for_our_models(tmp_path, model_type, rank, writes):
+    import basicsr.train as basicsr_train
+    opt = {'model_type': model_type, 'rank': rank, 'name': 'tb', 'root_path': str(tmp_path),
+           'logger': {'use_tb_logger': True}}
+    writer = basicsr_train.init_tb_loggers(opt)
+    writer.add_scalar('l_g_pix', 1.0, 1)
+    writer.close()
+    assert os.path.isdir(tmp_path / 'tb_logger' / 'tb') == writes
