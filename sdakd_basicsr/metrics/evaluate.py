@@ -60,6 +60,8 @@ def parse_args(argv=None):
                         help='degraded validation sets and FID statistics (default: %(default)s)')
     parser.add_argument('--inception-weights', help='pytorch-fid weights (default: $TORCH_HOME/hub/checkpoints/'
                         'pt_inception-2015-12-05-6726825d.pth)')
+    parser.add_argument('--fid-dims', type=int, default=2048, choices=(64, 192, 768, 2048),
+                        help='Inception features for FID: 2048 is the standard FID; others are quick checks only')
     parser.add_argument('--lpips-net', default='alex', choices=('alex', 'vgg', 'squeeze'))
     parser.add_argument('--lpips-backbone', help='torchvision backbone weights for LPIPS (default: '
                         '$TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth for alex)')
@@ -216,7 +218,7 @@ def evaluate(args):
 
     crop_border = args.crop_border if args.crop_border is not None else default_crop_border(opt, family.name)
     suite = MetricSuite(args.metrics, crop_border, args.test_y_channel, args.inception_weights, args.lpips_net,
-                        args.lpips_backbone, str(device))
+                        args.lpips_backbone, str(device), args.fid_dims)
     for metric, status in suite.status.items():
         if status != 'ok':
             print(f'[evaluate] {metric}: {status}')
@@ -249,7 +251,8 @@ def evaluate(args):
                     per_image.append(dict(row=row, set=info['name'], factor=info['factor'], image=sample['name'],
                                           **metrics))
                     bar.update(1)
-            reference = FIDReference(os.path.join(args.cache_dir, 'fid_stats'), info['name'], info['gt_files'])
+            reference = FIDReference(os.path.join(args.cache_dir, 'fid_stats'), info['name'], info['gt_files'],
+                                     args.fid_dims)
             for row in args.rows:
                 summary = dict(row=row, set=info['name'], factor=info['factor'], n_images=len(values[row]))
                 for metric in IMAGE_METRICS:
@@ -266,6 +269,7 @@ def evaluate(args):
     result = dict(run_info(opt, exp_dir), option_file=opt_path, checkpoints=checkpoints,
                   metrics_status=dict(suite.status), crop_border=crop_border, test_y_channel=args.test_y_channel,
                   lpips_net=args.lpips_net if 'lpips' in args.metrics else None,
+                  fid_dims=args.fid_dims if 'fid' in args.metrics else None,
                   sets=[{k: v for k, v in info.items() if k != 'gt_files'} | {'n_images': len(info['gt_files'])}
                         for info, _ in sets],
                   rows=rows, efficiency=efficiency_rows, per_image=per_image,

@@ -15,7 +15,7 @@ from sdakd_basicsr.metrics.weights import find_weight_file, offline_hub
 
 #: the file pytorch-fid loads (its URL ends in this name; the hash prefix is checked by torch.hub)
 FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth'
-FID_DIMS = 2048  # pool_3 features, the standard FID
+FID_DIMS = 2048  # pool_3 features: the standard FID; pytorch-fid also offers 64, 192 and 768 (not comparable)
 
 __all__ = ['FID_WEIGHTS_FILE', 'build_inception', 'frechet_distance', 'FIDReference', 'fid_of_files']
 
@@ -23,19 +23,23 @@ __all__ = ['FID_WEIGHTS_FILE', 'build_inception', 'frechet_distance', 'FIDRefere
 frechet_distance = calculate_frechet_distance
 
 
-def build_inception(weights_path=None, device='cpu'):
+def build_inception(weights_path=None, device='cpu', dims=FID_DIMS):
     """pytorch-fid's InceptionV3 returning pool_3 features, weights read from a local file.
 
     Args:
         weights_path (str | None): ``pt_inception-2015-12-05-6726825d.pth``; default: the torch hub folder.
         device (str | torch.device): Where it runs.
+        dims (int): Feature size: 2048 (standard FID) or 64 / 192 / 768 (earlier blocks; quick checks only).
 
     Raises:
         WeightFileMissing: The weight file is not found.
     """
+    if dims not in InceptionV3.BLOCK_INDEX_BY_DIM:
+        raise ValueError(f'FID dims {dims}: choose one of {sorted(InceptionV3.BLOCK_INDEX_BY_DIM)}')
     path = find_weight_file(FID_WEIGHTS_FILE, weights_path, 'FID', '--inception-weights')
     with offline_hub(path, FID_WEIGHTS_FILE):
-        model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[FID_DIMS]])
+        model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[dims]])
+    model.fid_dims = dims
     return model.eval().to(device)
 
 
@@ -43,8 +47,8 @@ def statistics(files, model, device='cpu', batch_size=50):
     """(mu, sigma) of the Inception pool_3 features of image ``files`` (pytorch-fid's own pipeline)."""
     if len(files) < 2:
         raise ValueError(f'FID needs at least 2 images for a covariance, got {len(files)}')
-    return calculate_activation_statistics([str(f) for f in files], model, min(batch_size, len(files)), FID_DIMS,
-                                           device, num_workers=0)
+    return calculate_activation_statistics([str(f) for f in files], model, min(batch_size, len(files)),
+                                           getattr(model, 'fid_dims', FID_DIMS), device, num_workers=0)
 
 
 def dataset_key(files):
@@ -60,11 +64,13 @@ class FIDReference:
         cache_dir (str): Folder of the ``.npz`` files.
         name (str): Data set name (part of the file name).
         files (list[str]): The reference images (GT).
+        dims (int): Inception feature size the statistics are of.
     """
 
-    def __init__(self, cache_dir, name, files):
+    def __init__(self, cache_dir, name, files, dims=FID_DIMS):
         self.files = sorted(files)
-        self.path = os.path.join(cache_dir, f'{name}_{dataset_key(self.files)}.npz')
+        suffix = '' if dims == FID_DIMS else f'_dims{dims}'
+        self.path = os.path.join(cache_dir, f'{name}_{dataset_key(self.files)}{suffix}.npz')
 
     def load_or_compute(self, model, device='cpu'):
         """(mu, sigma, n): from the cache when present, else computed and cached."""

@@ -1,7 +1,7 @@
 """The metric suite of one evaluation: which metrics are available, per-image values and set-level FID.
 
 PSNR and SSIM (basicsr, RGB unless ``test_y_channel``), NIQE (basicsr, no reference; on outputs whose cropped
-side is at least :data:`NIQE_MIN_SIDE`), LPIPS (lpips package) and FID (pytorch-fid). A metric whose weight file
+area holds at least two of its 96x96 blocks), LPIPS (lpips package) and FID (pytorch-fid). A metric whose weight file
 is missing is ``unavailable`` with the reason; all others still run.
 """
 import numpy as np
@@ -12,7 +12,7 @@ from basicsr.metrics import calculate_niqe, calculate_psnr, calculate_ssim
 from sdakd_basicsr.metrics.weights import WeightFileMissing
 
 ALL_METRICS = ('psnr', 'ssim', 'lpips', 'niqe', 'fid')
-NIQE_MIN_SIDE = 96  # basicsr's NIQE uses 96x96 blocks
+NIQE_BLOCK = 96  # basicsr's NIQE block; it needs two blocks or more for a covariance
 OK = 'ok'
 
 
@@ -32,23 +32,24 @@ class MetricSuite:
         lpips_net (str): LPIPS backbone: ``alex`` (default), ``vgg`` or ``squeeze``.
         lpips_backbone (str | None): Path of that backbone's torchvision weights (default: torch hub).
         device (str): Where LPIPS and Inception run.
+        fid_dims (int): Inception features for FID: 2048 (standard) or 64 / 192 / 768 (quick checks only).
     """
 
     def __init__(self, metrics=ALL_METRICS, crop_border=0, test_y_channel=False, inception_weights=None,
-                 lpips_net='alex', lpips_backbone=None, device='cpu'):
+                 lpips_net='alex', lpips_backbone=None, device='cpu', fid_dims=2048):
         unknown = [m for m in metrics if m not in ALL_METRICS]
         if unknown:
             raise ValueError(f'unknown metrics {unknown}; choose from {list(ALL_METRICS)}')
         self.metrics, self.crop_border, self.test_y_channel, self.device = metrics, crop_border, test_y_channel, device
         self.status = {m: OK for m in metrics}
-        self.lpips_net = lpips_net
+        self.lpips_net, self.fid_dims = lpips_net, fid_dims
         self.lpips = self.inception = None
         if 'lpips' in metrics:
             from sdakd_basicsr.metrics.lpips_metric import build_lpips
             self.lpips = self._build('lpips', lambda: build_lpips(lpips_net, lpips_backbone, device))
         if 'fid' in metrics:
             from sdakd_basicsr.metrics.fid import build_inception
-            self.inception = self._build('fid', lambda: build_inception(inception_weights, device))
+            self.inception = self._build('fid', lambda: build_inception(inception_weights, device, fid_dims))
 
     def _build(self, metric, builder):
         try:
@@ -77,7 +78,8 @@ class MetricSuite:
             values['ssim'] = float(calculate_ssim(sr_bgr, ref_bgr, self.crop_border,
                                                   test_y_channel=self.test_y_channel))
         if 'niqe' in self.metrics:
-            big_enough = min(sr.shape[:2]) - 2 * self.crop_border >= NIQE_MIN_SIDE
+            h, w = (side - 2 * self.crop_border for side in sr.shape[:2])
+            big_enough = (h // NIQE_BLOCK) * (w // NIQE_BLOCK) >= 2
             values['niqe'] = float(calculate_niqe(sr_bgr, self.crop_border)) if big_enough else None
         if 'lpips' in self.metrics:
             values['lpips'] = None
