@@ -49,7 +49,7 @@ def realesrgan_experiment(tmp_path, monkeypatch):
     return make_experiment(root, TINY_REALESRGAN_YML)
 
 
-def test_realesrgan_evaluation_writes_json_and_csv_with_all_rows(realesrgan_experiment, random_metric_weights):
+def test_realesrgan_evaluation_writes_json_and_csv_with_all_rows(realesrgan_experiment, random_metric_weights):  # noqa: F811,E501
     exp_dir = realesrgan_experiment
     result = evaluate([exp_dir, '--cache-dir', 'cache'] + weight_args(random_metric_weights))
     assert result['metrics_status'] == {m: 'ok' for m in ('psnr', 'ssim', 'lpips', 'niqe', 'fid')}
