@@ -148,6 +148,9 @@ def make_variant(text, method, name, summary_source, width=None, seed=None, tota
     elif method == 'no_kd':
         stages = [stage('supervised', s1 + s2, gt), stage('gan', s3, gt + ['gan'], 'student')]
     elif method == 'teacher_d':
+        if yaml.safe_load(text).get('sdakd', {}).get('family') != 'realesrgan':
+            raise ValueError('teacher_d needs released teacher discriminator weights, which only Real-ESRGAN has; '
+                             'use teacher_d_scratch (a teacher-size D trained from scratch)')
         text = set_teacher_d(text, REALESRGAN_TEACHER_D)
         stages = [sdakd[0], stage('distill', s2, gt + ['distill'], 'teacher'),
                   stage('adversarial', s3, gt + ['distill', 'gan'], 'teacher')]
