@@ -86,8 +86,11 @@ def set_adapter(text, adapter):
 
 
 def set_teacher_d(text, path):
-    return replace_once(text, r'^  pretrain_network_d_teacher: .*$', f'  pretrain_network_d_teacher: {path}\n'
-                        '  param_key_d_teacher: params', 'path.pretrain_network_d_teacher')
+    """``path.pretrain_network_d_teacher`` (replaced, or added before ``path.resume_state``)."""
+    lines = f'  pretrain_network_d_teacher: {path}\n  param_key_d_teacher: params'
+    if re.search(r'^  pretrain_network_d_teacher: ', text, flags=re.MULTILINE):
+        return replace_once(text, r'^  pretrain_network_d_teacher: .*$', lines, 'path.pretrain_network_d_teacher')
+    return replace_once(text, r'^(  resume_state: .*)$', lines + r'\n\1', 'path.resume_state')
 
 
 def add_output_distill(text):
