@@ -1,7 +1,8 @@
 """Every generated baseline and ablation trains through the literal `python -m basicsr.train`, for both families.
 
 Tiny variants of the tiny test configurations (random-weight teachers: plumbing only), one iteration per stage;
-the log shows the losses each method is defined by.
+the log shows the losses each method is defined by and the discriminator diagnostics, and validation writes the
+LR | student | teacher | GT grids.
 """
 import glob
 import os
@@ -20,17 +21,19 @@ TOTAL_ITER = 3
 
 #: method -> (number of stages, {iter: loss names that must be logged}, loss names never logged)
 EXPECTED = {
-    'sdakd': (3, {1: ['l_g_pix'], 2: ['l_g_distill', 'l_d_real'], 3: ['l_g_gan']}, ['l_g_output_distill']),
-    'no_kd': (2, {3: ['l_d_real', 'l_g_gan']}, ['l_g_distill']),
-    'teacher_d': (3, {2: ['l_d_teacher_real'], 3: ['l_g_gan']}, ['l_d_real']),
-    'teacher_d_scratch': (3, {2: ['l_d_real'], 3: ['l_g_gan']}, ['l_d_teacher_real']),
-    'gan_compression': (1, {1: ['l_g_output_distill', 'l_g_distill', 'l_g_gan', 'l_d_real']}, []),
-    'omgd': (1, {1: ['l_g_output_distill', 'l_g_distill']}, ['l_d_real', 'l_g_gan']),
+    'sdakd': (3, {1: ['l_g_pix'], 2: ['l_g_distill', 'l_d_real', 'diag_d_wins'], 3: ['l_g_gan', 'diag_d_gap']},
+              ['l_g_output_distill']),
+    'no_kd': (2, {3: ['l_d_real', 'l_g_gan', 'diag_d_wins', 'diag_d_gap']}, ['l_g_distill']),
+    'teacher_d': (3, {2: ['l_d_teacher_real', 'diag_d_teacher_wins'], 3: ['l_g_gan', 'diag_d_teacher_gap']},
+                  ['l_d_real']),
+    'teacher_d_scratch': (3, {2: ['l_d_real', 'diag_d_wins'], 3: ['l_g_gan', 'diag_d_gap']}, ['l_d_teacher_real']),
+    'gan_compression': (1, {1: ['l_g_output_distill', 'l_g_distill', 'l_g_gan', 'l_d_real', 'diag_d_gap']}, []),
+    'omgd': (1, {1: ['l_g_output_distill', 'l_g_distill']}, ['l_d_real', 'l_g_gan', 'diag_d_wins']),
     'no_supervised_stage': (2, {1: ['l_g_distill', 'l_d_real'], 3: ['l_g_gan']}, []),
     'no_distill_stage': (2, {3: ['l_g_distill', 'l_g_gan']}, []),
     'no_feature_kd': (3, {2: ['l_d_real'], 3: ['l_g_gan']}, ['l_g_distill']),
     'conv1x1_adapter': (3, {2: ['l_g_distill']}, []),
-    'adv_in_stage2': (3, {2: ['l_g_distill', 'l_g_gan']}, []),
+    'adv_in_stage2': (3, {2: ['l_g_distill', 'l_g_gan', 'diag_d_gap']}, []),
 }
 
 
@@ -83,6 +86,9 @@ def test_generated_variant_trains_through_basicsr_train(roots, family, method):
             assert loss in losses[iteration], (iteration, loss, losses[iteration])
     for loss in absent:
         assert all(loss not in line.split() and f'{loss}:' not in line for line in losses.values()), loss
+    val_name = next(v['name'] for k, v in load_yaml(source)['datasets'].items() if k.startswith('val'))
+    grids = glob.glob(os.path.join(exp_dir, 'visualization', 'grids', str(TOTAL_ITER), val_name, '*.png'))
+    assert grids, 'validation wrote no LR | student | teacher | GT grid'
     models = os.path.join(exp_dir, 'models')
     assert os.path.isfile(os.path.join(models, f'net_g_{TOTAL_ITER}.pth'))
     opt = load_yaml(source)

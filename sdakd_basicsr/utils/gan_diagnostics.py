@@ -37,6 +37,16 @@ class DiscriminatorMonitor:
         self.stage = None
         self.history = {}
 
+    def update_from_losses(self, stage, d_losses, l_g_gan=None):
+        """:meth:`update` from the entries of ``SDAKDModel._optimize_discriminator`` for the D that ``stage`` trains.
+
+        The gap is reported only when the generator's adversarial loss ``l_g_gan`` came from that same D.
+        """
+        prefix = 'd' if stage.train_d == 'student' else 'd_teacher'
+        l_d = d_losses[f'l_{prefix}_real'] + d_losses[f'l_{prefix}_fake']
+        return self.update(stage.name, prefix, d_losses[f'out_{prefix}_real'], d_losses[f'out_{prefix}_fake'], l_d,
+                           l_g_gan if stage.adv_d == stage.train_d else None)
+
     def update(self, stage_name, prefix, real_logit, fake_logit, l_d, l_g_gan=None):
         if stage_name != self.stage:  # a new stage starts with an empty window
             self.stage, self.history = stage_name, {}
@@ -64,7 +74,7 @@ def grid_panel(lq, student, teacher, gt):
 
 
 def write_validation_grids(model, dataloader, current_iter, tb_logger, max_images):
-    """Grids for the first ``max_images`` validation images, to ``<visualization>/grids/<iter>/`` and tensorboard.
+    """Grids of the first ``max_images`` validation images: ``<visualization>/grids/<iter>/<set>/`` and tensorboard.
 
     Args:
         model (SDAKDModel): Supplies ``feed_data``, ``test``, ``family``, ``net_g_teacher`` and the options.
@@ -76,7 +86,8 @@ def write_validation_grids(model, dataloader, current_iter, tb_logger, max_image
     Returns:
         list[str]: The written PNG files.
     """
-    folder = os.path.join(model.opt['path']['visualization'], 'grids', str(current_iter))
+    dataset_name = dataloader.dataset.opt.get('name', 'val')
+    folder = os.path.join(model.opt['path']['visualization'], 'grids', str(current_iter), dataset_name)
     os.makedirs(folder, exist_ok=True)
     family, written = model.family, []
     for index, data in enumerate(dataloader):
@@ -95,5 +106,5 @@ def write_validation_grids(model, dataloader, current_iter, tb_logger, max_image
         written.append(path)
         if tb_logger is not None:
             rgb = torch.from_numpy(np.ascontiguousarray(panel[..., ::-1])).permute(2, 0, 1)
-            tb_logger.add_image(f'val_grid/{name}', rgb, current_iter)
+            tb_logger.add_image(f'val_grid/{dataset_name}/{name}', rgb, current_iter)
     return written
