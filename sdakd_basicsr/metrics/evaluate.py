@@ -197,8 +197,10 @@ def evaluate(args):
     opt_path = args.opt or experiment_option_file(exp_dir)
     opt = load_options(opt_path)
     exp_dir = exp_dir or os.path.join('experiments', opt['name'])
-    family = build_family((opt.get('sdakd') or {}).get('family', 'realesrgan'))
+    sdakd_opt = opt.get('sdakd') or {}
+    family = build_family(sdakd_opt.get('family', 'realesrgan'), sdakd_opt)
     resolve_network_options(opt, family)
+    family.configure(opt['network_g_teacher'])
     out_dir = args.out or os.path.join(exp_dir, 'evaluation')
     os.makedirs(out_dir, exist_ok=True)
 
