@@ -86,6 +86,15 @@ def write_validation_grids(model, dataloader, current_iter, tb_logger, max_image
     Returns:
         list[str]: The written PNG files.
     """
+    from sdakd_basicsr.models.exact_resume import get_rng_states, set_rng_states
+    states = get_rng_states()  # iterating a data loader draws from torch's RNG: keep resumed runs exact
+    try:
+        return _write_grids(model, dataloader, current_iter, tb_logger, max_images)
+    finally:
+        set_rng_states(states)
+
+
+def _write_grids(model, dataloader, current_iter, tb_logger, max_images):
     dataset_name = dataloader.dataset.opt.get('name', 'val')
     folder = os.path.join(model.opt['path']['visualization'], 'grids', str(current_iter), dataset_name)
     os.makedirs(folder, exist_ok=True)
