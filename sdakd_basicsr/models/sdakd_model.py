@@ -17,6 +17,7 @@ from sdakd_basicsr.models.exact_resume import ExactResumeMixin
 from sdakd_basicsr.models.stages import parse_stages, stage_at
 from sdakd_basicsr.utils.checkpoint import load_checked
 from sdakd_basicsr.utils.feature_taps import FeatureTaps
+from sdakd_basicsr.utils.gan_diagnostics import DiscriminatorMonitor, write_validation_grids
 
 
 def resolve_network_options(opt, family):
@@ -117,6 +118,7 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
             self._setup_feature_distillation(train_opt['distill_opt'])
         self.r1_reg_weight = train_opt.get('r1_reg_weight', 0)
         self.net_d_reg_every = train_opt.get('net_d_reg_every', 16)
+        self.d_monitor = DiscriminatorMonitor(train_opt.get('diag_window', 100))  # D win share, G-D gap
         self.family.setup_training_data(self.opt, self.device)
 
         self.setup_optimizers()
@@ -272,7 +274,9 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
 
         # ---- discriminator (student D in SDAKD, teacher D in the baseline)
         if stage.train_d is not None:
-            loss_dict.update(self._optimize_discriminator(stage.train_d, self.loss_targets['gan'], current_iter))
+            d_losses = self._optimize_discriminator(stage.train_d, self.loss_targets['gan'], current_iter)
+            loss_dict.update(d_losses)
+            loss_dict.update(self.d_monitor.update_from_losses(stage, d_losses, losses.get('l_g_gan')))
 
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
@@ -321,6 +325,9 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
         self.is_train = False  # validation batches are never degraded on the fly
         try:
             super().validation(dataloader, current_iter, tb_logger, save_img)
+            grid_images = (self.opt.get('val') or {}).get('grid_images', 4)  # LR | student | teacher | GT
+            if grid_images and hasattr(self, 'net_g_teacher'):
+                write_validation_grids(self, dataloader, current_iter, tb_logger, grid_images)
         finally:
             self.is_train = was_train
 
