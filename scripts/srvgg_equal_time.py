@@ -7,6 +7,7 @@ SRVGGNetCompact 64/16 without distillation. Steps (run each training under the C
     python scripts/srvgg_equal_time.py calibrate               # s/iter of every stage of every config
     python scripts/srvgg_equal_time.py train --config srvgg_sdakd --seed 0 --minutes 3
     python scripts/srvgg_equal_time.py evaluate                # every checkpoint of every run -> JSON + markdown
+    python scripts/srvgg_equal_time.py plot --benchmark B.json # needs matplotlib (optional): the figure below
 
 ``train`` turns the calibrated s/iter into stage lengths so the run takes ``--minutes`` (stage iterations in the
 proportions of the option file) and saves six checkpoints along the way. ``evaluate`` compares each
@@ -266,6 +267,46 @@ def summary_table(result):
                            'PSNR to teacher (dB)', 'NIQE'], rows)
 
 
+def plot(args):
+    """PSNR to the teacher against training minutes, and final quality against CPU latency (matplotlib)."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit('plot needs matplotlib: pip install matplotlib')
+    result = json.load(open(os.path.join(WORK, 'evaluation.json')))
+    latency = {}
+    if args.benchmark:
+        rows = json.load(open(args.benchmark))['rows']
+        by_label = {row['label']: row['sizes'][str(args.size)]['seconds'] * 1000 for row in rows}
+        latency = {'srvgg_sdakd': by_label.get('SRVGG 64/16'), 'srvgg_nokd': by_label.get('SRVGG 64/16'),
+                   'rrdb_sdakd': by_label.get('RRDB 1/4 width')}
+    fig, axes = plt.subplots(1, 2 if latency else 1, figsize=(11 if latency else 6, 4), squeeze=False)
+    colours = dict(zip(CONFIGS, ('tab:blue', 'tab:orange', 'tab:green')))
+    for config, (label, _) in CONFIGS.items():
+        runs = [r for r in result['runs'] if r['config'] == config]
+        for i, run in enumerate(runs):
+            axes[0][0].plot([p['minutes'] for p in run['curve']], [p['psnr_teacher'] for p in run['curve']],
+                            marker='o', color=colours[config], alpha=0.8, label=label if i == 0 else None)
+        if latency and runs and latency.get(config):
+            finals = [r['curve'][-1] for r in runs]
+            axes[0][1].errorbar(latency[config], np.mean([f['psnr_teacher'] for f in finals]),
+                                yerr=np.std([f['psnr_teacher'] for f in finals]), fmt='o', color=colours[config],
+                                label=label, capsize=3)
+    axes[0][0].set(xlabel='training minutes (2-core CPU)', ylabel='PSNR to the teacher (dB)',
+                   title='held-out photos, EMA generator')
+    axes[0][0].legend()
+    if latency:
+        axes[0][1].set(xscale='log', xlabel=f'CPU latency at {args.size}² LR, batch 1 (ms)',
+                       ylabel='PSNR to the teacher (dB)', title='after equal training time')
+        axes[0][1].legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    print(f'wrote {args.out}')
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='command', required=True)
@@ -276,8 +317,12 @@ def main(argv=None):
     tr.add_argument('--seed', type=int, default=0)
     tr.add_argument('--minutes', type=float, default=3.0)
     sub.add_parser('evaluate')
+    pl = sub.add_parser('plot')
+    pl.add_argument('--benchmark', default=None, help='JSON of scripts/benchmark_students.py (latency panel)')
+    pl.add_argument('--size', type=int, default=64, help='LR size whose latency is plotted')
+    pl.add_argument('--out', default='docs/figures/srvgg_equal_time.png')
     args = parser.parse_args(argv)
-    {'calibrate': calibrate, 'train': train, 'evaluate': evaluate}[args.command](args)
+    {'calibrate': calibrate, 'train': train, 'evaluate': evaluate, 'plot': plot}[args.command](args)
 
 
 if __name__ == '__main__':

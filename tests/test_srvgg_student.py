@@ -167,3 +167,31 @@ def test_training_opt_helper_still_fits_the_srvgg_options(tmp_path):
     assert model.student_taps.layer_names == ['body.1', 'body.5', 'body.9']
     assert model.teacher_taps.layer_names == ['body.0', 'body.1', 'conv_body']
     assert type(model.net_g).__name__ == 'SRVGGNetCompact'
+
+
+# ---------------------------------------------------------------------------------------- scripts
+@pytest.mark.slow
+def test_benchmark_students_measures_every_network_and_checks_spandrel(capsys):
+    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'benchmark_students.py'))
+    result = script['main'](['--sizes', '8', '--repeats', '1', '--warmup', '0', '--widths', '1/4',
+                             '--srvgg', '16x4'])
+    labels = [row['label'] for row in result['rows']]
+    assert labels == ['teacher (x4plus)', 'RRDB 1/4 width', 'SRVGG 16/4']
+    teacher, rrdb, compact = result['rows']
+    assert teacher['params'] == 16697987 and compact['params'] < rrdb['params'] < teacher['params']
+    assert all(row['sizes'][8]['seconds'] > 0 and row['sizes'][8]['macs'] > 0 for row in result['rows'])
+    if 'not installed' not in compact['spandrel']:
+        assert compact['spandrel'].startswith('yes') and 'identical' in compact['spandrel']
+        assert rrdb['spandrel'].startswith('no')  # scaled growth channels
+    assert '| SRVGG 16/4 |' in capsys.readouterr().out
+
+
+def test_equal_time_driver_reads_iteration_times_from_basicsr_log_lines():
+    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'srvgg_equal_time.py'), run_name='not_main')
+    log = ('2026-12-01 22:00:00,000 INFO: [srvgg..][epoch:  0, iter:       9, lr:(5.000e-04,)] [eta: 0:00:01, '
+           'time (data): 0.1 (0.0)] l_g_pix: 1.0\n'
+           '2026-12-01 22:00:01,250 INFO: [srvgg..][epoch:  0, iter:      10, lr:(5.000e-04,)] x\n'
+           '2026-12-01 22:00:01,300 INFO: Saving models and training states.\n'
+           '2026-12-01 22:00:03,750 INFO: [srvgg..][epoch:  1, iter:   1,002, lr:(5.000e-04,)] x\n'
+           '2026-12-01 22:00:04,000 INFO: [srvgg..][epoch:  1, iter:   1,003, lr:(5.000e-04,)] x\n')
+    assert script['iteration_times'](log) == {10: 1.25, 1003: 0.25}
