@@ -7,10 +7,11 @@ SRVGGNetCompact 64/16 without distillation. Steps (run each training under the C
     python scripts/srvgg_equal_time.py calibrate               # s/iter of every stage of every config
     python scripts/srvgg_equal_time.py train --config srvgg_sdakd --seed 0 --minutes 3
     python scripts/srvgg_equal_time.py evaluate                # every checkpoint of every run -> JSON + markdown
-    python scripts/srvgg_equal_time.py plot --benchmark B.json # needs matplotlib (optional): the figure below
+    python scripts/srvgg_equal_time.py plot --benchmark B.json # needs matplotlib (optional)
 
-``train`` turns the calibrated s/iter into stage lengths so the run takes ``--minutes`` (stage iterations in the
-proportions of the option file) and saves six checkpoints along the way. ``evaluate`` compares each
+``train`` turns the measured s/iter (earlier full runs of the config, else the calibration) into stage lengths
+so the run takes ``--minutes`` (stage iterations in the proportions of the option file) and saves six
+checkpoints along the way. ``evaluate`` compares each
 checkpoint's EMA generator with the teacher's output and the GT on held-out photos (the demo validation crops
 plus centre crops of other scikit-image images none of the training tiles come from), bicubic-downscaled x4.
 """
@@ -127,12 +128,17 @@ def calibrate(args):
 
 
 def train(args):
-    """One run of ``--config`` with stage lengths that fill ``--minutes`` according to the calibration."""
+    """One run of ``--config`` with stage lengths that fill ``--minutes``: s/iter from earlier full runs of the same
+    config when there are some, else from the calibration."""
     calibration = json.load(open(os.path.join(WORK, 'calibration.json')))[args.config]
     stages = load_yaml(os.path.join(REPO, CONFIGS[args.config][1]))['train']['stages']
     weights = np.array(calibration['stage_iters'], dtype=float)
     weights /= weights.sum()
     seconds_per_iter = float(np.dot(weights, calibration['seconds_per_iter']))
+    earlier = [json.load(open(path)) for path in sorted(glob.glob(os.path.join(WORK, 'runs', '*.json')))]
+    earlier = [r for r in earlier if r['config'] == args.config and r['total_iter'] > 1]
+    if earlier:  # full runs measure s/iter better than the short calibration (queue filling, checkpoints)
+        seconds_per_iter = float(np.mean([r['measured_train_seconds'] / (r['total_iter'] - 1) for r in earlier]))
     total = int(args.minutes * 60 / seconds_per_iter)
     every = max(1, total // CHECKPOINTS_PER_RUN)
     total = every * CHECKPOINTS_PER_RUN  # the last iteration is a numbered checkpoint too
