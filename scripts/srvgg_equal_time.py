@@ -248,6 +248,8 @@ def evaluate(args):
     with open(os.path.join(WORK, 'evaluation.json'), 'w') as handle:
         json.dump(result, handle, indent=2)
     print(summary_table(result))
+    for key in ('psnr_teacher', 'psnr_gt'):
+        print(f'\n{key} at equal training minutes:\n' + at_minutes_table(result, key))
 
 
 def summary_table(result):
@@ -311,6 +313,23 @@ def plot(args):
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     fig.savefig(args.out, dpi=110)
     print(f'wrote {args.out}')
+
+
+def at_minutes_table(result, key='psnr_teacher', minutes=(1.0, 1.5, 2.0, 2.5)):
+    """``key`` at given training minutes (linear between checkpoints; blank past a run's end), mean over seeds."""
+    headers = ['Student'] + [f'{m:g} min' for m in minutes]
+    rows = []
+    for config, (label, _) in CONFIGS.items():
+        runs = [r for r in result['runs'] if r['config'] == config]
+        if not runs:
+            continue
+        cells = [label]
+        for m in minutes:
+            values = [np.interp(m, [p['minutes'] for p in r['curve']], [p[key] for p in r['curve']])
+                      for r in runs if r['curve'][0]['minutes'] <= m <= r['curve'][-1]['minutes']]
+            cells.append(f'{np.mean(values):.2f} (n={len(values)})' if values else '')
+        rows.append(cells)
+    return markdown_table(headers, rows)
 
 
 def main(argv=None):
