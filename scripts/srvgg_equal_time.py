@@ -1,0 +1,354 @@
+"""Compact students of the real x4plus teacher at equal wall-clock training time (docs/results.md).
+
+Three configurations on the demo data (``python datasets/make_demo_data.py --out datasets/demo``), each a
+real ``python -m basicsr.train`` run: SRVGGNetCompact 64/16 with SDAKD, RRDB 1/4 width with SDAKD, and
+SRVGGNetCompact 64/16 without distillation. Steps (run each training under the CPU lock, one at a time):
+
+    python scripts/srvgg_equal_time.py calibrate               # s/iter of every stage of every config
+    python scripts/srvgg_equal_time.py train --config srvgg_sdakd --seed 0 --minutes 3
+    python scripts/srvgg_equal_time.py evaluate                # every checkpoint of every run -> JSON + markdown
+    python scripts/srvgg_equal_time.py plot --benchmark B.json # needs matplotlib (optional)
+
+``train`` turns the measured s/iter (earlier full runs of the config, else the calibration) into stage lengths
+so the run takes ``--minutes`` (stage iterations in the proportions of the option file) and saves six
+checkpoints along the way. ``evaluate`` compares each
+checkpoint's EMA generator with the teacher's output and the GT on held-out photos (the demo validation crops
+plus centre crops of other scikit-image images none of the training tiles come from), bicubic-downscaled x4.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import runpy
+import statistics
+import subprocess
+import sys
+from copy import deepcopy
+
+import cv2
+import numpy as np
+import torch
+import yaml
+
+import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers the archs)
+from basicsr.archs import build_network
+from basicsr.metrics import calculate_niqe, calculate_psnr
+from basicsr.utils.options import ordered_yaml
+
+from sdakd_basicsr.families import build_family
+from sdakd_basicsr.models.sdakd_model import resolve_network_options
+from sdakd_basicsr.utils.checkpoint import extract_state_dict, load_checked
+from sdakd_basicsr.utils.profiling import count_params, environment, load_average, markdown_table
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join('experiments', 'srvgg_equal_time')  # relative to the working directory (the repo root)
+
+CONFIGS = {
+    'srvgg_sdakd': ('SRVGG 64/16, SDAKD', 'options/demo/sdakd_realesrgan_x4plus_demo_srvgg64x16.yml'),
+    'rrdb_sdakd': ('RRDB 1/4 width, SDAKD', 'options/demo/sdakd_realesrgan_x4plus_demo.yml'),
+    'srvgg_nokd': ('SRVGG 64/16, no KD', 'options/demo/realesrgan_x4plus_demo_srvgg64x16_no_kd.yml'),
+}
+#: held-out scikit-image pictures besides the demo validation photos (centre crops; camera is grey -> 3 channels)
+EXTRA_HELD_OUT = ('hubble_deep_field', 'retina', 'camera', 'immunohistochemistry')
+CROP = 256
+CHECKPOINTS_PER_RUN = 6
+LOG_LINE = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO: \[.*?iter:\s*([\d,]+),')
+
+
+def load_yaml(path):
+    with open(path) as handle:
+        return yaml.load(handle, Loader=ordered_yaml()[0])
+
+
+def write_yaml(opt, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as handle:
+        yaml.dump(opt, handle, Dumper=ordered_yaml()[1], default_flow_style=None)
+
+
+def iteration_times(log_text):
+    """{iter: seconds since the previous logged iteration} from a training log with ``print_freq: 1``."""
+    stamps = {}
+    for line in log_text.splitlines():
+        match = LOG_LINE.match(line)
+        if match:
+            stamp = datetime.datetime.strptime(match.group(1), '%Y-%m-%d %H:%M:%S,%f')
+            stamps[int(match.group(2).replace(',', ''))] = stamp
+    iters = sorted(stamps)
+    return {b: (stamps[b] - stamps[a]).total_seconds() for a, b in zip(iters, iters[1:]) if b == a + 1}
+
+
+def run_training(opt, tag):
+    """Write ``opt`` as ``<WORK>/configs/<tag>.yml`` and train it with ``python -m basicsr.train``; return its log."""
+    path = os.path.join(WORK, 'configs', f'{tag}.yml')
+    write_yaml(opt, path)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', path], env=env, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        sys.exit(f'training {tag} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+    logs = sorted(glob.glob(os.path.join('experiments', opt['name'], 'train_*.log')))
+    return open(logs[-1]).read()
+
+
+def base_opt(config, name, total_iter, stages, seed, checkpoint_every):
+    opt = load_yaml(os.path.join(REPO, CONFIGS[config][1]))
+    opt['name'] = name
+    opt['manual_seed'] = seed
+    opt['train']['total_iter'] = total_iter
+    opt['train']['stages'] = stages
+    opt['val']['val_freq'] = 10 ** 9  # evaluated afterwards, on more images
+    opt['logger'].update(print_freq=1, save_checkpoint_freq=checkpoint_every, use_tb_logger=False)
+    return opt
+
+
+def calibrate(args):
+    """Short runs (``--iters`` per stage): median seconds per iteration of each stage of each config."""
+    result = {}
+    for config in CONFIGS:
+        stages = load_yaml(os.path.join(REPO, CONFIGS[config][1]))['train']['stages']
+        short = [dict(stage, iters=args.iters) for stage in stages]
+        name = f'srvgg_equal_time_calibrate_{config}'
+        log = run_training(base_opt(config, name, args.iters * len(stages), short, 0, 10 ** 9), name)
+        times = iteration_times(log)
+        per_stage = []
+        for index in range(len(stages)):
+            first = index * args.iters + 1
+            # skip each stage's first iteration (lazy set-up, queue filling)
+            per_stage.append(statistics.median(times[i] for i in range(first + 1, first + args.iters) if i in times))
+        result[config] = dict(stages=[s['name'] for s in stages], stage_iters=[s['iters'] for s in stages],
+                              seconds_per_iter=per_stage)
+        print(config, [f'{s:.3f}' for s in per_stage], flush=True)
+    result['load_average_after'] = load_average()
+    os.makedirs(WORK, exist_ok=True)
+    with open(os.path.join(WORK, 'calibration.json'), 'w') as handle:
+        json.dump(result, handle, indent=2)
+
+
+def train(args):
+    """One run of ``--config`` with stage lengths that fill ``--minutes``: s/iter from earlier full runs of the same
+    config when there are some, else from the calibration."""
+    calibration = json.load(open(os.path.join(WORK, 'calibration.json')))[args.config]
+    stages = load_yaml(os.path.join(REPO, CONFIGS[args.config][1]))['train']['stages']
+    weights = np.array(calibration['stage_iters'], dtype=float)
+    weights /= weights.sum()
+    seconds_per_iter = float(np.dot(weights, calibration['seconds_per_iter']))
+    earlier = [json.load(open(path)) for path in sorted(glob.glob(os.path.join(WORK, 'runs', '*.json')))]
+    earlier = [r for r in earlier if r['config'] == args.config and r['total_iter'] > 1]
+    if earlier:  # full runs measure s/iter better than the short calibration (queue filling, checkpoints)
+        seconds_per_iter = float(np.mean([r['measured_train_seconds'] / (r['total_iter'] - 1) for r in earlier]))
+    total = int(args.minutes * 60 / seconds_per_iter)
+    every = max(1, total // CHECKPOINTS_PER_RUN)
+    total = every * CHECKPOINTS_PER_RUN  # the last iteration is a numbered checkpoint too
+    iters = [max(1, int(round(total * w))) for w in weights[:-1]]
+    iters.append(total - sum(iters))
+    stages = [dict(stage, iters=n) for stage, n in zip(stages, iters)]
+    name = f'srvgg_equal_time_{args.config}_seed{args.seed}'
+    log = run_training(base_opt(args.config, name, total, stages, args.seed, every), name)
+    times = iteration_times(log)
+    checkpoints = [i for i in range(1, total + 1) if i % every == 0 or i == total]
+    record = dict(config=args.config, seed=args.seed, minutes_planned=args.minutes, stage_iters=iters,
+                  total_iter=total, checkpoint_every=every, measured_train_seconds=sum(times.values()),
+                  # wall-clock seconds from iteration 1 to each checkpoint (from the log's time stamps)
+                  elapsed_at={i: sum(t for j, t in times.items() if j <= i) for i in checkpoints},
+                  load_average_after=load_average())
+    os.makedirs(os.path.join(WORK, 'runs'), exist_ok=True)
+    with open(os.path.join(WORK, 'runs', f'{name}.json'), 'w') as handle:
+        json.dump(record, handle, indent=2)
+    print(f'{name}: {total} iterations {iters} in {record["measured_train_seconds"]:.0f} s', flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+def held_out_images():
+    """[(name, GT RGB uint8 256x256, LR RGB uint8 64x64)]: the demo validation crops, then the extra photos."""
+    demo = runpy.run_path(os.path.join(REPO, 'datasets', 'make_demo_data.py'))
+    import skimage.data
+    images = []
+    for name in demo['VAL_PHOTOS']:
+        images.append((name, demo['centre_crop'](demo['load_photo'](name), CROP)))
+    for name in EXTRA_HELD_OUT:
+        photo = getattr(skimage.data, name)()
+        if photo.ndim == 2:
+            photo = np.repeat(photo[..., None], 3, axis=2)
+        images.append((name, demo['centre_crop'](photo, CROP)))
+    used = set(demo['TRAIN_PHOTOS'])
+    assert not used & {name for name, _ in images}, 'held-out photos must not be training photos'
+    return [(name, gt, demo['bicubic_downscale'](gt)) for name, gt in images]
+
+
+def to_tensor(rgb):
+    return torch.from_numpy(rgb.astype(np.float32) / 255.).permute(2, 0, 1)[None]
+
+
+def to_image(tensor):
+    return (tensor[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255.).round().astype(np.uint8)
+
+
+def upscale(net, lq):
+    with torch.inference_mode():
+        return to_image(net(to_tensor(lq)))
+
+
+def image_metrics(sr, gt, teacher, with_niqe):
+    """PSNR (RGB, 4-px border) to GT and to the teacher's output; NIQE (Y) of ``sr`` when asked."""
+    bgr = sr[..., ::-1]
+    metrics = dict(psnr_gt=calculate_psnr(bgr, gt[..., ::-1], crop_border=4),
+                   psnr_teacher=calculate_psnr(bgr, teacher[..., ::-1], crop_border=4))
+    if with_niqe:
+        metrics['niqe'] = calculate_niqe(bgr, crop_border=4, input_order='HWC', convert_to='y')
+    return metrics
+
+
+def mean_metrics(per_image):
+    return {key: float(np.mean([m[key] for m in per_image])) for key in per_image[0]}
+
+
+def evaluate(args):
+    """Every checkpoint of every finished run: metrics on the held-out photos, written as JSON and markdown."""
+    images = held_out_images()
+    demo_opt = load_yaml(os.path.join(REPO, CONFIGS['rrdb_sdakd'][1]))
+    teacher = build_network(deepcopy(demo_opt['network_g_teacher']))
+    load_checked(teacher, demo_opt['path']['pretrain_network_g_teacher'], 'params_ema', True,
+                 'path.pretrain_network_g_teacher', 'network_g_teacher')
+    teacher.eval()
+    teacher_out = [upscale(teacher, lq) for _, _, lq in images]
+    bicubic = []
+    for (_, gt, lq), t_out in zip(images, teacher_out):
+        up = cv2.resize(lq, (CROP, CROP), interpolation=cv2.INTER_CUBIC)
+        bicubic.append(image_metrics(up, gt, t_out, True))
+    reference = dict(teacher=mean_metrics([image_metrics(t, gt, t, True) for t, (_, gt, _) in
+                                           zip(teacher_out, images)]), bicubic=mean_metrics(bicubic))
+    runs = []
+    for record_path in sorted(glob.glob(os.path.join(WORK, 'runs', '*.json'))):
+        record = json.load(open(record_path))
+        opt = load_yaml(os.path.join(REPO, CONFIGS[record['config']][1]))
+        resolve_network_options(opt, build_family('realesrgan', opt.get('sdakd')))
+        name = os.path.basename(record_path)[:-5]
+        checkpoints = sorted(glob.glob(os.path.join('experiments', name, 'models', 'net_g_[0-9]*.pth')),
+                             key=lambda p: int(p.rsplit('_', 1)[1][:-4]))
+        curve = []
+        elapsed = {int(k): v for k, v in record['elapsed_at'].items()}
+        for path in checkpoints:
+            iteration = int(path.rsplit('_', 1)[1][:-4])
+            net = build_network(deepcopy(opt['network_g']))
+            state, _ = extract_state_dict(torch.load(path, map_location='cpu', weights_only=True), 'params_ema')
+            net.load_state_dict(state)
+            net.eval()
+            last = path == checkpoints[-1]
+            per_image = [image_metrics(upscale(net, lq), gt, t_out, last)
+                         for (_, gt, lq), t_out in zip(images, teacher_out)]
+            curve.append(dict(iter=iteration, minutes=elapsed.get(iteration, float('nan')) / 60,
+                              **mean_metrics(per_image)))
+        if curve:
+            runs.append(dict(record, name=name, params=count_params(net), curve=curve))
+    result = dict(environment=environment(), load_average_after=load_average(), reference=reference,
+                  images=[name for name, _, _ in images], runs=runs)
+    with open(os.path.join(WORK, 'evaluation.json'), 'w') as handle:
+        json.dump(result, handle, indent=2)
+    print(summary_table(result))
+    for key in ('psnr_teacher', 'psnr_gt'):
+        print(f'\n{key} at equal training minutes:\n' + at_minutes_table(result, key))
+
+
+def summary_table(result):
+    """Final metrics per config, mean ± spread over seeds, plus the teacher and bicubic references."""
+    rows = []
+    for key, ref in result['reference'].items():
+        rows.append([key, '', '', '', f"{ref['psnr_gt']:.2f}", f"{ref['psnr_teacher']:.2f}"
+                     if key != 'teacher' else '∞', f"{ref['niqe']:.2f}"])
+    for config, (label, _) in CONFIGS.items():
+        runs = [r for r in result['runs'] if r['config'] == config]
+        if not runs:
+            continue
+        finals = [r['curve'][-1] for r in runs]
+
+        def cell(key, digits=2):
+            values = [f[key] for f in finals]
+            return f'{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}' if len(values) > 1 else \
+                f'{values[0]:.{digits}f}'
+        rows.append([label, str(len(runs)), ', '.join(str(r['total_iter']) for r in runs),
+                     ', '.join(f"{r['measured_train_seconds'] / 60:.1f}" for r in runs),
+                     cell('psnr_gt'), cell('psnr_teacher'), cell('niqe')])
+    return markdown_table(['Student', 'Seeds', 'Iterations', 'Train minutes', 'PSNR to GT (dB)',
+                           'PSNR to teacher (dB)', 'NIQE'], rows)
+
+
+def plot(args):
+    """PSNR to the teacher against training minutes, and final quality against CPU latency (matplotlib)."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit('plot needs matplotlib: pip install matplotlib')
+    result = json.load(open(os.path.join(WORK, 'evaluation.json')))
+    latency = {}
+    if args.benchmark:
+        rows = json.load(open(args.benchmark))['rows']
+        by_label = {row['label']: row['sizes'][str(args.size)]['seconds'] * 1000 for row in rows}
+        latency = {'srvgg_sdakd': by_label.get('SRVGG 64/16'), 'srvgg_nokd': by_label.get('SRVGG 64/16'),
+                   'rrdb_sdakd': by_label.get('RRDB 1/4 width')}
+    fig, axes = plt.subplots(1, 2 if latency else 1, figsize=(11 if latency else 6, 4), squeeze=False)
+    colours = dict(zip(CONFIGS, ('tab:blue', 'tab:orange', 'tab:green')))
+    for config, (label, _) in CONFIGS.items():
+        runs = [r for r in result['runs'] if r['config'] == config]
+        for i, run in enumerate(runs):
+            axes[0][0].plot([p['minutes'] for p in run['curve']], [p['psnr_teacher'] for p in run['curve']],
+                            marker='o', color=colours[config], alpha=0.8, label=label if i == 0 else None)
+        if latency and runs and latency.get(config):
+            finals = [r['curve'][-1] for r in runs]
+            axes[0][1].errorbar(latency[config], np.mean([f['psnr_teacher'] for f in finals]),
+                                yerr=np.std([f['psnr_teacher'] for f in finals]), fmt='o', color=colours[config],
+                                label=label, capsize=3)
+    axes[0][0].set(xlabel='training minutes (2-core CPU)', ylabel='PSNR to the teacher (dB)',
+                   title='held-out photos, EMA generator')
+    axes[0][0].legend()
+    if latency:
+        axes[0][1].set(xscale='log', xlabel=f'CPU latency at {args.size}² LR, batch 1 (ms)',
+                       ylabel='PSNR to the teacher (dB)', title='after equal training time')
+        axes[0][1].legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    print(f'wrote {args.out}')
+
+
+def at_minutes_table(result, key='psnr_teacher', minutes=(1.0, 1.5, 2.0, 2.5)):
+    """``key`` at given training minutes (linear between checkpoints; blank past a run's end), mean over seeds."""
+    headers = ['Student'] + [f'{m:g} min' for m in minutes]
+    rows = []
+    for config, (label, _) in CONFIGS.items():
+        runs = [r for r in result['runs'] if r['config'] == config]
+        if not runs:
+            continue
+        cells = [label]
+        for m in minutes:
+            values = [np.interp(m, [p['minutes'] for p in r['curve']], [p[key] for p in r['curve']])
+                      for r in runs if r['curve'][0]['minutes'] <= m <= r['curve'][-1]['minutes']]
+            cells.append(f'{np.mean(values):.2f} (n={len(values)})' if values else '')
+        rows.append(cells)
+    return markdown_table(headers, rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+    cal = sub.add_parser('calibrate')
+    cal.add_argument('--iters', type=int, default=6, help='iterations per stage of each short run')
+    tr = sub.add_parser('train')
+    tr.add_argument('--config', choices=sorted(CONFIGS), required=True)
+    tr.add_argument('--seed', type=int, default=0)
+    tr.add_argument('--minutes', type=float, default=3.0)
+    sub.add_parser('evaluate')
+    pl = sub.add_parser('plot')
+    pl.add_argument('--benchmark', default=None, help='JSON of scripts/benchmark_students.py (latency panel)')
+    pl.add_argument('--size', type=int, default=64, help='LR size whose latency is plotted')
+    pl.add_argument('--out', default='docs/figures/srvgg_equal_time.png')
+    args = parser.parse_args(argv)
+    {'calibrate': calibrate, 'train': train, 'evaluate': evaluate, 'plot': plot}[args.command](args)
+
+
+if __name__ == '__main__':
+    main()
