@@ -25,11 +25,12 @@ import torch
 import sdakd_basicsr  # noqa: F401  (registers archs; torchvision fix before basicsr)
 from basicsr.archs import build_network
 from basicsr.metrics import calculate_niqe, calculate_psnr
-from basicsr.utils import img2tensor, tensor2img
+from basicsr.utils import tensor2img
 from basicsr.utils.options import ordered_yaml
 
 from sdakd_basicsr.families import build_family
 from sdakd_basicsr.models.sdakd_model import resolve_network_options
+from sdakd_basicsr.metrics.eval_data import read_rgb
 from sdakd_basicsr.utils.checkpoint import load_checked
 from sdakd_basicsr.utils.profiling import median_latency
 
@@ -73,13 +74,6 @@ def build_and_load(net_opt, path, key, path_option, net_option, device):
     net = build_network(deepcopy(net_opt))
     load_checked(net, path, key, True, path_option, net_option)
     return net.eval().to(device)
-
-
-def read_rgb(path):
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f'cannot read image {path}')
-    return img2tensor(img.astype(np.float32) / 255., bgr2rgb=True, float32=True).unsqueeze(0)
 
 
 def captioned(img, text):
