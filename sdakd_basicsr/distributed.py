@@ -95,13 +95,10 @@ def _destroy_process_group():
 
 
 class _NoTensorboard:
-    """The tensorboard writer of ranks other than 0: accepts what BasicSR's MessageLogger writes, keeps nothing."""
+    """The tensorboard writer of ranks other than 0: accepts every ``add_*`` / ``close`` call, keeps nothing."""
 
-    def add_scalar(self, *args, **kwargs):
-        pass
-
-    def close(self):
-        pass
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
 
 
 def _make_init_tb_loggers(original):

@@ -57,7 +57,7 @@ def _refuse_download(url, *args, **kwargs):
 @contextlib.contextmanager
 def offline_hub(path, file_name):
     """Within the block torch.hub finds ``path`` under the name ``file_name`` and never downloads."""
-    old_dir = torch.hub.get_dir()
+    old_dir = torch.hub._hub_dir  # None unless set_dir was called: restoring it keeps $TORCH_HOME in charge
     old_download = torch.hub.download_url_to_file
     with tempfile.TemporaryDirectory(prefix='sdakd-metric-hub-') as hub:
         os.makedirs(os.path.join(hub, 'checkpoints'))
@@ -67,5 +67,5 @@ def offline_hub(path, file_name):
         try:
             yield
         finally:
-            torch.hub.set_dir(old_dir)
+            torch.hub._hub_dir = old_dir
             torch.hub.download_url_to_file = old_download

@@ -333,7 +333,7 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
         try:
             super().validation(dataloader, current_iter, tb_logger, save_img)
             grid_images = (self.opt.get('val') or {}).get('grid_images', 4)  # LR | student | teacher | GT
-            if grid_images and hasattr(self, 'net_g_teacher'):
+            if grid_images and hasattr(self, 'net_g_teacher') and self.opt.get('rank', 0) == 0:  # rank 0 validates
                 write_validation_grids(self, dataloader, current_iter, tb_logger, grid_images)
         finally:
             self.is_train = was_train
