@@ -114,6 +114,7 @@ def test_gcfsr_card_keeps_cond_norm_and_no_scale(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- ONNX
+@pytest.mark.slow
 def test_onnx_realesrgan_student_dynamic_size_matches_pytorch_on_a_photo(tmp_path):
     path, _ = make_training_checkpoint(str(tmp_path), TINY_REALESRGAN_YML)
     net, spec = load_student(path, TINY_REALESRGAN_YML)
@@ -128,6 +129,7 @@ def test_onnx_realesrgan_student_dynamic_size_matches_pytorch_on_a_photo(tmp_pat
         assert run_onnx(session, lr).shape == (lr.shape[0], 3, lr.shape[2] * 4, lr.shape[3] * 4)
 
 
+@pytest.mark.slow
 def test_onnx_real_rrdbnet_weights_match_pytorch_on_a_photo(tmp_path):
     """A trained RRDBNet (Real-ESRGAN's 6-block anime x4plus, converted from ncnn): real weights, real photo."""
     from sdakd_basicsr.deploy.student import StudentSpec
@@ -142,6 +144,7 @@ def test_onnx_real_rrdbnet_weights_match_pytorch_on_a_photo(tmp_path):
     assert error < ONNX_TOLERANCE, error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('blind', [False, True])
 def test_onnx_gcfsr_student_takes_the_factor_as_input(tmp_path, blind):
     opt = load_yaml(TINY_GCFSR_SDAKD_YML)
@@ -185,6 +188,7 @@ def test_deploy_generator_is_deterministic_for_gcfsr(tmp_path):
         assert not torch.equal(net(face, cond)[0], net(face, cond)[0])  # the raw generator draws noise
 
 
+@pytest.mark.slow
 def test_export_script_writes_pth_onnx_and_checks_them(tmp_path):
     import importlib.util
     spec_ = importlib.util.spec_from_file_location('export_student',

@@ -79,6 +79,7 @@ def test_tiled_and_untiled_agree_on_a_real_photo_with_real_weights(real_rrdb, ph
     assert diff[borders].mean() <= max(3 * diff[~borders].mean(), 0.5)
 
 
+@pytest.mark.slow
 def test_backends_agree(real_rrdb, photo):
     net, spec = real_rrdb
     lr = image_to_tensor(photo[100:132, 200:240])
@@ -124,6 +125,7 @@ def test_command_on_a_folder_from_a_training_checkpoint_tiled_and_untiled(tmp_pa
     assert psnr(whole, tiled) > 35  # random-weight student: plumbing only, the real-weight test sets the bar
 
 
+@pytest.mark.slow
 def test_command_with_an_export_and_its_onnx_gives_the_same_images(tmp_path, photo):
     path, _ = make_training_checkpoint(str(tmp_path), TINY_REALESRGAN_YML)
     net, spec = load_student(path, TINY_REALESRGAN_YML)
@@ -143,6 +145,7 @@ def test_command_with_an_export_and_its_onnx_gives_the_same_images(tmp_path, pho
     assert np.abs(outputs['student.pth'] - outputs['student.onnx']).max() <= 1
 
 
+@pytest.mark.slow
 def test_command_runs_as_a_module_with_a_progress_bar(tmp_path, photo):
     path, _ = make_training_checkpoint(str(tmp_path), TINY_REALESRGAN_YML)
     _write_photos(str(tmp_path / 'in'), photo)

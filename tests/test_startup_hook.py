@@ -4,6 +4,8 @@ import subprocess
 import sys
 import sysconfig
 
+import pytest
+
 import sdakd_basicsr_startup
 from helpers import REPO_ROOT, run_cli
 
@@ -16,6 +18,7 @@ def test_hook_file_is_installed_and_imports_nothing_heavy(tmp_path):
     assert proc.stdout.strip() == '[]', proc.stderr  # start-up stays cheap until basicsr is imported
 
 
+@pytest.mark.slow
 def test_plain_basicsr_import_registers_our_classes(tmp_path):
     code = ('import basicsr, sys; from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY, '
             'DATASET_REGISTRY; MODEL_REGISTRY.get("SDAKDModel"); LOSS_REGISTRY.get("FeatureMapDistillLoss"); '
@@ -46,6 +49,7 @@ print(getattr(ft, 'MARKER', 'alias'), ft.rgb_to_grayscale is torchvision.transfo
 """
 
 
+@pytest.mark.slow
 def test_torchvision_alias_only_when_the_module_is_missing(tmp_path):
     proc = run_cli(['-c', ALIAS_PROBE, '-'], cwd=str(tmp_path))
     assert proc.stdout.split() == ['alias', 'True'], proc.stderr[-2000:]  # missing: the alias stands in
