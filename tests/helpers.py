@@ -138,3 +138,18 @@ def write_random_vgg(path, vgg_type='vgg19'):
             state[key] = torch.zeros(1).expand(shape)
     torch.save(state, path)
     return path
+
+
+def train_tiny(root, yml):
+    """Save a random teacher for option file ``yml`` under ``root``, run ``python -m basicsr.train -opt yml`` there.
+
+    The data must already be under ``root``. Returns ``(opt, exp_dir, log)``: the options as read from the file,
+    the experiment folder and the text of its training logs.
+    """
+    opt = load_yaml(yml)
+    save_random_teacher(os.path.join(root, opt['path']['pretrain_network_g_teacher']), opt['network_g_teacher'])
+    proc = run_cli(['-m', 'basicsr.train', '-opt', yml], cwd=root)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exp_dir = os.path.join(root, 'experiments', opt['name'])
+    log = '\n'.join(open(os.path.join(exp_dir, f)).read() for f in sorted(os.listdir(exp_dir)) if f.endswith('.log'))
+    return opt, exp_dir, log

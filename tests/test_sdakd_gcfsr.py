@@ -7,7 +7,7 @@ import torch
 from basicsr.models import build_model
 
 import sdakd_basicsr  # noqa: F401
-from helpers import (TINY_GCFSR_SDAKD_YML, load_yaml, logged_losses, run_cli, save_random_teacher, training_opt,
+from helpers import (TINY_GCFSR_SDAKD_YML, load_yaml, logged_losses, save_random_teacher, train_tiny, training_opt,
                      write_tiny_face_data)
 
 
@@ -15,12 +15,7 @@ from helpers import (TINY_GCFSR_SDAKD_YML, load_yaml, logged_losses, run_cli, sa
 def test_literal_command_runs_the_three_stages_on_gcfsr(tmp_path):
     root = str(tmp_path)
     write_tiny_face_data(root)
-    opt = load_yaml(TINY_GCFSR_SDAKD_YML)
-    save_random_teacher(os.path.join(root, opt['path']['pretrain_network_g_teacher']), opt['network_g_teacher'])
-    proc = run_cli(['-m', 'basicsr.train', '-opt', TINY_GCFSR_SDAKD_YML], cwd=root)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    exp_dir = os.path.join(root, 'experiments', opt['name'])
-    log = open(next(os.path.join(exp_dir, f) for f in os.listdir(exp_dir) if f.startswith('train_'))).read()
+    _, exp_dir, log = train_tiny(root, TINY_GCFSR_SDAKD_YML)
     for text in ("stage 1/3 starts at iter 1", "stage 2/3 starts at iter 3", "stage 3/3 starts at iter 5",
                  'style_conv1: 32->64', '# psnr:'):
         assert text in log

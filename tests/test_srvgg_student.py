@@ -7,7 +7,7 @@ import runpy
 import pytest
 import torch
 
-from helpers import REPO_ROOT, load_yaml, logged_losses, run_cli, save_random_teacher, training_opt, \
+from helpers import REPO_ROOT, load_yaml, logged_losses, save_random_teacher, train_tiny, training_opt, \
     write_tiny_realesrgan_data
 
 from sdakd_basicsr.families import build_family
@@ -108,12 +108,7 @@ def test_generated_srvgg_option_files_are_up_to_date_and_derive_the_expected_net
 def tiny_run(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('srvgg_cli'))
     write_tiny_realesrgan_data(root)
-    opt = load_yaml(TINY_SRVGG_YML)
-    save_random_teacher(os.path.join(root, opt['path']['pretrain_network_g_teacher']), opt['network_g_teacher'])
-    proc = run_cli(['-m', 'basicsr.train', '-opt', TINY_SRVGG_YML], cwd=root)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    exp_dir = os.path.join(root, 'experiments', opt['name'])
-    log = '\n'.join(open(os.path.join(exp_dir, f)).read() for f in sorted(os.listdir(exp_dir)) if f.endswith('.log'))
+    opt, exp_dir, log = train_tiny(root, TINY_SRVGG_YML)
     return dict(root=root, opt=opt, exp_dir=exp_dir, log=log)
 
 

@@ -105,12 +105,18 @@ class RealESRGANFamily(TeacherFamily):
     def generate(self, net, inputs):
         return net(inputs['lq'])
 
+    def scaled_generator_channels(self):
+        """Generator options scaled by the width, with the architecture's defaults."""
+        channels = {'num_feat': 64}
+        if self.option('scale_grow_ch'):
+            channels['num_grow_ch'] = 32
+        return channels
+
     def student_generator_opt(self, teacher_opt, width):
         opt, net_type = self._copy_without_type(teacher_opt)
         self._require_type(net_type, self.generator_types, 'network_g')
-        opt['num_feat'] = scale_channels(opt.get('num_feat', 64), width, 'network_g_teacher.num_feat')
-        if self.option('scale_grow_ch'):
-            opt['num_grow_ch'] = scale_channels(opt.get('num_grow_ch', 32), width, 'network_g_teacher.num_grow_ch')
+        for key, default in self.scaled_generator_channels().items():
+            opt[key] = scale_channels(opt.get(key, default), width, f'network_g_teacher.{key}')
         return dict(type=net_type, **opt)
 
     def student_discriminator_opt(self, teacher_d_opt, width):

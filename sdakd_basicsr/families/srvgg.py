@@ -1,6 +1,6 @@
 """SRVGG family: basicsr's SRVGGNetCompact teacher (realesr-animevideov3, realesr-general-x4v3) and Real-ESRGAN's
 UNet discriminator, images in [0, 1]. Everything but the generator is the Real-ESRGAN family's."""
-from sdakd_basicsr.families.base import FAMILY_REGISTRY, scale_channels
+from sdakd_basicsr.families.base import FAMILY_REGISTRY
 from sdakd_basicsr.families.realesrgan import RealESRGANFamily
 
 
@@ -17,11 +17,8 @@ class SRVGGFamily(RealESRGANFamily):
     options = {}
     generator_types = ('SRVGGNetCompact', )
 
-    def student_generator_opt(self, teacher_opt, width):
-        opt, net_type = self._copy_without_type(teacher_opt)
-        self._require_type(net_type, self.generator_types, 'network_g')
-        opt['num_feat'] = scale_channels(opt.get('num_feat', 64), width, 'network_g_teacher.num_feat')
-        return dict(type=net_type, **opt)
+    def scaled_generator_channels(self):
+        return {'num_feat': 64}
 
     def default_feature_layers(self, teacher_opt):
         num_conv = teacher_opt.get('num_conv', 16)
