@@ -51,9 +51,9 @@ def srvgg_variant(source, name, summary, num_feat, num_conv, stages=None):
                       'teacher G params),\n'
                       '                     # rounded to a multiple of d_channel_multiple (docs/srvgg_student.md)',
                       'sdakd.width', source)
-    text = substitute(text, r'^network_g_teacher:\n', network_g_block(
-        num_feat, num_conv, 'SRVGGNetCompact, the architecture of realesr-general-x4v3 (64 / 32)') + '\n'
-        'network_g_teacher:\n', 'network_g_teacher', source)
+    student = network_g_block(num_feat, num_conv, f'SRVGGNetCompact {num_feat} feats / {num_conv} convs '
+                              '(realesr-general-x4v3 is 64 / 32)')
+    text = substitute(text, r'^network_g_teacher:\n', student + '\nnetwork_g_teacher:\n', 'network_g_teacher', source)
     text = substitute(text, r'^    layers: (\[.*\]).*$',
                       r'    teacher_layers: \1  # student: nearest relative depth',
                       'train.distill_opt.layers', source)

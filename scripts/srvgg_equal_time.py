@@ -97,8 +97,12 @@ def base_opt(config, name, total_iter, stages, seed, checkpoint_every):
     opt = load_yaml(os.path.join(REPO, CONFIGS[config][1]))
     opt['name'] = name
     opt['manual_seed'] = seed
+    scale = total_iter / opt['train']['total_iter']
     opt['train']['total_iter'] = total_iter
     opt['train']['stages'] = stages
+    scheduler = opt['train'].get('scheduler', {})
+    if 'milestones' in scheduler:  # the lr drops at the same fraction of every run, whatever its length
+        scheduler['milestones'] = [max(1, int(round(m * scale))) for m in scheduler['milestones']]
     opt['val']['val_freq'] = 10 ** 9  # evaluated afterwards, on more images
     opt['logger'].update(print_freq=1, save_checkpoint_freq=checkpoint_every, use_tb_logger=False)
     return opt
