@@ -190,3 +190,13 @@ def test_equal_time_driver_reads_iteration_times_from_basicsr_log_lines():
            '2026-12-01 22:00:03,750 INFO: [srvgg..][epoch:  1, iter:   1,002, lr:(5.000e-04,)] x\n'
            '2026-12-01 22:00:04,000 INFO: [srvgg..][epoch:  1, iter:   1,003, lr:(5.000e-04,)] x\n')
     assert script['iteration_times'](log) == {10: 1.25, 1003: 0.25}
+
+
+def test_equal_time_runs_drop_the_lr_at_the_same_fraction_of_their_length():
+    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'srvgg_equal_time.py'), run_name='not_main')
+    source = load_yaml(os.path.join(REPO_ROOT, script['CONFIGS']['rrdb_sdakd'][1]))['train']
+    stages = [dict(stage, iters=200) for stage in source['stages']]
+    opt = script['base_opt']('rrdb_sdakd', 'run', 600, stages, 3, 100)
+    fraction = source['scheduler']['milestones'][0] / source['total_iter']
+    assert opt['train']['scheduler']['milestones'] == [round(600 * fraction)]
+    assert (opt['train']['total_iter'], opt['manual_seed'], opt['logger']['save_checkpoint_freq']) == (600, 3, 100)
