@@ -13,7 +13,10 @@ SRVGGNetCompact 64/16 without distillation. Steps (run each training under the C
 so the run takes ``--minutes`` (stage iterations in the proportions of the option file) and saves six
 checkpoints along the way. ``evaluate`` compares each
 checkpoint's EMA generator with the teacher's output and the GT on held-out photos (the demo validation crops
-plus centre crops of other scikit-image images none of the training tiles come from), bicubic-downscaled x4.
+plus centre crops of other scikit-image images none of the training tiles come from), bicubic-downscaled x4,
+beside nearest-neighbour and bicubic upscaling (SRVGGNetCompact adds its output to the nearest-neighbour
+upscaled input, so an untrained SRVGG starts at the nearest-neighbour row), and writes a grid of the final
+students' outputs (``grid.png``, seed 0).
 """
 import argparse
 import datetime
@@ -195,14 +198,16 @@ def upscale(net, lq):
         return to_image(net(to_tensor(lq)))
 
 
-def image_metrics(sr, gt, teacher, with_niqe):
-    """PSNR (RGB, 4-px border) to GT and to the teacher's output; NIQE (Y) of ``sr`` when asked."""
+def image_metrics(sr, gt, teacher):
+    """PSNR (RGB, 4-px border) to GT and to the teacher's output; NIQE (Y) of ``sr``."""
     bgr = sr[..., ::-1]
-    metrics = dict(psnr_gt=calculate_psnr(bgr, gt[..., ::-1], crop_border=4),
-                   psnr_teacher=calculate_psnr(bgr, teacher[..., ::-1], crop_border=4))
-    if with_niqe:
-        metrics['niqe'] = calculate_niqe(bgr, crop_border=4, input_order='HWC', convert_to='y')
-    return metrics
+    return dict(psnr_gt=calculate_psnr(bgr, gt[..., ::-1], crop_border=4),
+                psnr_teacher=calculate_psnr(bgr, teacher[..., ::-1], crop_border=4),
+                niqe=calculate_niqe(bgr, crop_border=4, input_order='HWC', convert_to='y'))
+
+
+def interpolated(lq, mode):
+    return cv2.resize(lq, (CROP, CROP), interpolation={'nearest': cv2.INTER_NEAREST, 'bicubic': cv2.INTER_CUBIC}[mode])
 
 
 def mean_metrics(per_image):
@@ -218,12 +223,12 @@ def evaluate(args):
                  'path.pretrain_network_g_teacher', 'network_g_teacher')
     teacher.eval()
     teacher_out = [upscale(teacher, lq) for _, _, lq in images]
-    bicubic = []
-    for (_, gt, lq), t_out in zip(images, teacher_out):
-        up = cv2.resize(lq, (CROP, CROP), interpolation=cv2.INTER_CUBIC)
-        bicubic.append(image_metrics(up, gt, t_out, True))
-    reference = dict(teacher=mean_metrics([image_metrics(t, gt, t, True) for t, (_, gt, _) in
-                                           zip(teacher_out, images)]), bicubic=mean_metrics(bicubic))
+    reference = dict(teacher=mean_metrics([image_metrics(t, gt, t) for t, (_, gt, _) in zip(teacher_out, images)]))
+    for mode in ('nearest', 'bicubic'):
+        reference[mode] = mean_metrics([image_metrics(interpolated(lq, mode), gt, t_out)
+                                        for (_, gt, lq), t_out in zip(images, teacher_out)])
+    grid_columns = [('nearest', [interpolated(lq, 'nearest') for _, _, lq in images]),
+                    ('bicubic', [interpolated(lq, 'bicubic') for _, _, lq in images])]
     runs = []
     for record_path in sorted(glob.glob(os.path.join(WORK, 'runs', '*.json'))):
         record = json.load(open(record_path))
@@ -240,20 +245,40 @@ def evaluate(args):
             state, _ = extract_state_dict(torch.load(path, map_location='cpu', weights_only=True), 'params_ema')
             net.load_state_dict(state)
             net.eval()
-            last = path == checkpoints[-1]
-            per_image = [image_metrics(upscale(net, lq), gt, t_out, last)
-                         for (_, gt, lq), t_out in zip(images, teacher_out)]
+            outputs = [upscale(net, lq) for _, _, lq in images]
+            per_image = [image_metrics(sr, gt, t_out) for sr, (_, gt, _), t_out in zip(outputs, images, teacher_out)]
             curve.append(dict(iter=iteration, minutes=elapsed.get(iteration, float('nan')) / 60,
                               **mean_metrics(per_image)))
         if curve:
             runs.append(dict(record, name=name, params=count_params(net), curve=curve))
+            if record['seed'] == 0:
+                grid_columns.append((CONFIGS[record['config']][0], outputs))
+    grid_columns += [('teacher', teacher_out), ('GT', [gt for _, gt, _ in images])]
+    write_grid(grid_columns, os.path.join(WORK, 'grid.png'))
     result = dict(environment=environment(), load_average_after=load_average(), reference=reference,
                   images=[name for name, _, _ in images], runs=runs)
     with open(os.path.join(WORK, 'evaluation.json'), 'w') as handle:
         json.dump(result, handle, indent=2)
     print(summary_table(result))
-    for key in ('psnr_teacher', 'psnr_gt'):
+    for key in ('psnr_teacher', 'psnr_gt', 'niqe'):
         print(f'\n{key} at equal training minutes:\n' + at_minutes_table(result, key))
+
+
+def write_grid(columns, path, crop=128):
+    """One row per held-out image (its centre ``crop``), one column per method, titles in the first row."""
+    rows = []
+    for index in range(len(columns[0][1])):
+        tiles = []
+        for title, outputs in columns:
+            offset = (outputs[index].shape[0] - crop) // 2
+            tile = np.ascontiguousarray(outputs[index][offset:offset + crop, offset:offset + crop, ::-1])
+            if index == 0:
+                tile = cv2.copyMakeBorder(tile, 18, 0, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+                cv2.putText(tile, title[:22], (2, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1, cv2.LINE_AA)
+            tiles.append(tile)
+        rows.append(np.concatenate(tiles, axis=1))
+    cv2.imwrite(path, np.concatenate(rows, axis=0))
+    print(f'wrote {path}')
 
 
 def summary_table(result):
@@ -280,7 +305,7 @@ def summary_table(result):
 
 
 def plot(args):
-    """PSNR to the teacher against training minutes, and final quality against CPU latency (matplotlib)."""
+    """PSNR to the teacher and NIQE against training minutes, and final PSNR against CPU latency (matplotlib)."""
     try:
         import matplotlib
         matplotlib.use('Agg')
@@ -294,33 +319,43 @@ def plot(args):
         by_label = {row['label']: row['sizes'][str(args.size)]['seconds'] * 1000 for row in rows}
         latency = {'srvgg_sdakd': by_label.get('SRVGG 64/16'), 'srvgg_nokd': by_label.get('SRVGG 64/16'),
                    'rrdb_sdakd': by_label.get('RRDB 1/4 width')}
-    fig, axes = plt.subplots(1, 2 if latency else 1, figsize=(11 if latency else 6, 4), squeeze=False)
+    panels = [('psnr_teacher', 'PSNR to the teacher (dB)'), ('niqe', 'NIQE (lower is better)')]
+    fig, axes = plt.subplots(1, len(panels) + bool(latency), figsize=(5 * (len(panels) + bool(latency)), 4),
+                             squeeze=False)
+    axes = axes[0]
     colours = dict(zip(CONFIGS, ('tab:blue', 'tab:orange', 'tab:green')))
-    for config, (label, _) in CONFIGS.items():
-        runs = [r for r in result['runs'] if r['config'] == config]
-        for i, run in enumerate(runs):
-            axes[0][0].plot([p['minutes'] for p in run['curve']], [p['psnr_teacher'] for p in run['curve']],
-                            marker='o', color=colours[config], alpha=0.8, label=label if i == 0 else None)
-        if latency and runs and latency.get(config):
-            finals = [r['curve'][-1] for r in runs]
-            axes[0][1].errorbar(latency[config], np.mean([f['psnr_teacher'] for f in finals]),
-                                yerr=np.std([f['psnr_teacher'] for f in finals]), fmt='o', color=colours[config],
-                                label=label, capsize=3)
-    axes[0][0].set(xlabel='training minutes (2-core CPU)', ylabel='PSNR to the teacher (dB)',
-                   title='held-out photos, EMA generator')
-    axes[0][0].legend()
+    for ax, (key, ylabel) in zip(axes, panels):
+        for config, (label, _) in CONFIGS.items():
+            for i, run in enumerate(r for r in result['runs'] if r['config'] == config):
+                ax.plot([p['minutes'] for p in run['curve']], [p[key] for p in run['curve']], marker='o',
+                        color=colours[config], alpha=0.8, label=label if i == 0 else None)
+        for name, style in (('nearest', ':'), ('bicubic', '--'), ('teacher', '-.')):
+            if name != 'teacher' or key != 'psnr_teacher':
+                ax.axhline(result['reference'][name][key], color='grey', linestyle=style, label=name)
+        ax.set(xlabel='training minutes (2-core CPU)', ylabel=ylabel, title='held-out photos, EMA generator')
+        ax.legend(fontsize=8)
     if latency:
-        axes[0][1].set(xscale='log', xlabel=f'CPU latency at {args.size}² LR, batch 1 (ms)',
-                       ylabel='PSNR to the teacher (dB)', title='after equal training time')
-        axes[0][1].legend()
+        for config, (label, _) in CONFIGS.items():
+            finals = [r['curve'][-1] for r in result['runs'] if r['config'] == config]
+            if finals and latency.get(config):
+                axes[-1].errorbar(latency[config], np.mean([f['psnr_teacher'] for f in finals]),
+                                  yerr=np.std([f['psnr_teacher'] for f in finals]), fmt='o', color=colours[config],
+                                  label=label, capsize=3)
+        axes[-1].set(xscale='log', xlabel=f'CPU latency at {args.size}² LR, batch 1 (ms)',
+                     ylabel='PSNR to the teacher (dB)', title='after equal training time')
+        axes[-1].legend(fontsize=8)
     fig.tight_layout()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     fig.savefig(args.out, dpi=110)
     print(f'wrote {args.out}')
 
 
-def at_minutes_table(result, key='psnr_teacher', minutes=(1.0, 1.5, 2.0, 2.5)):
-    """``key`` at given training minutes (linear between checkpoints; blank past a run's end), mean over seeds."""
+def at_minutes_table(result, key='psnr_teacher', minutes=None):
+    """``key`` at given training minutes (linear between checkpoints; blank outside a run), mean over seeds; by
+    default every half minute up to the shortest run's end."""
+    if minutes is None:
+        end = min(r['curve'][-1]['minutes'] for r in result['runs'])
+        minutes = [m / 2 for m in range(1, int(end * 2) + 1)]
     headers = ['Student'] + [f'{m:g} min' for m in minutes]
     rows = []
     for config, (label, _) in CONFIGS.items():

@@ -200,3 +200,19 @@ def test_equal_time_runs_drop_the_lr_at_the_same_fraction_of_their_length():
     fraction = source['scheduler']['milestones'][0] / source['total_iter']
     assert opt['train']['scheduler']['milestones'] == [round(600 * fraction)]
     assert (opt['train']['total_iter'], opt['manual_seed'], opt['logger']['save_checkpoint_freq']) == (600, 3, 100)
+
+
+def test_equal_time_grid_and_tables_cover_every_method_and_the_whole_run(tmp_path):
+    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'srvgg_equal_time.py'), run_name='not_main')
+    import cv2
+    import numpy as np
+    images = [np.full((256, 256, 3), value, np.uint8) for value in (10, 200)]
+    script['write_grid']([('nearest', images), ('teacher', images[::-1])], str(tmp_path / 'grid.png'))
+    grid = cv2.imread(str(tmp_path / 'grid.png'))
+    assert grid.shape == (18 + 2 * 128, 2 * 128, 3)  # title strip, one row per image, one column per method
+    assert grid[100, 10, 0] == 10 and grid[100, 200, 0] == 200 and grid[200, 10, 0] == 200
+    curve = [dict(minutes=m, psnr_teacher=20 + m) for m in (0.5, 1.5, 3.2)]
+    result = dict(runs=[dict(config='rrdb_sdakd', curve=curve)])
+    table = script['at_minutes_table'](result)
+    assert table.splitlines()[0].count('min') == 6  # 0.5 ... 3 minutes
+    assert '| 22.00 (n=1) |' in table and '| 23.00 (n=1) |' in table
