@@ -5,9 +5,12 @@ real ``python -m basicsr.train`` run: SRVGGNetCompact 64/16 with SDAKD, RRDB 1/4
 SRVGGNetCompact 64/16 without distillation. Steps (run each training under the CPU lock, one at a time):
 
     python scripts/srvgg_equal_time.py calibrate               # s/iter of every stage of every config
-    python scripts/srvgg_equal_time.py train --config srvgg_sdakd --seed 0 --minutes 3
+    python scripts/srvgg_equal_time.py train --config srvgg_sdakd --seed 0 --minutes 5   # each config and seed
     python scripts/srvgg_equal_time.py evaluate                # every checkpoint of every run -> JSON + markdown
     python scripts/srvgg_equal_time.py plot --benchmark B.json # needs matplotlib (optional)
+
+``--work DIR`` (before the command) keeps another comparison apart, e.g. longer runs: copy
+``calibration.json`` into DIR, then ``train`` and ``evaluate`` with the same ``--work``.
 
 ``train`` turns the measured s/iter (earlier full runs of the config, else the calibration) into stage lengths
 so the run takes ``--minutes`` (stage iterations in the proportions of the option file) and saves six
@@ -46,7 +49,8 @@ from sdakd_basicsr.utils.checkpoint import extract_state_dict, load_checked
 from sdakd_basicsr.utils.profiling import count_params, environment, load_average, markdown_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORK = os.path.join('experiments', 'srvgg_equal_time')  # relative to the working directory (the repo root)
+#: run records, configs and results; --work picks another (relative to the working directory, the repo root)
+WORK = os.path.join('experiments', 'srvgg_equal_time')
 
 CONFIGS = {
     'srvgg_sdakd': ('SRVGG 64/16, SDAKD', 'options/demo/sdakd_realesrgan_x4plus_demo_srvgg64x16.yml'),
@@ -117,7 +121,7 @@ def calibrate(args):
     for config in CONFIGS:
         stages = load_yaml(os.path.join(REPO, CONFIGS[config][1]))['train']['stages']
         short = [dict(stage, iters=args.iters) for stage in stages]
-        name = f'srvgg_equal_time_calibrate_{config}'
+        name = f'{os.path.basename(WORK)}_calibrate_{config}'
         log = run_training(base_opt(config, name, args.iters * len(stages), short, 0, 10 ** 9), name)
         times = iteration_times(log)
         per_stage = []
@@ -152,7 +156,7 @@ def train(args):
     iters = [max(1, int(round(total * w))) for w in weights[:-1]]
     iters.append(total - sum(iters))
     stages = [dict(stage, iters=n) for stage, n in zip(stages, iters)]
-    name = f'srvgg_equal_time_{args.config}_seed{args.seed}'
+    name = f'{os.path.basename(WORK)}_{args.config}_seed{args.seed}'
     log = run_training(base_opt(args.config, name, total, stages, args.seed, every), name)
     times = iteration_times(log)
     checkpoints = [i for i in range(1, total + 1) if i % every == 0 or i == total]
@@ -372,7 +376,10 @@ def at_minutes_table(result, key='psnr_teacher', minutes=None):
 
 
 def main(argv=None):
+    global WORK  # every command reads and writes under it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--work', default=WORK,
+                        help='folder of this comparison (its calibration, runs and results); also the run-name prefix')
     sub = parser.add_subparsers(dest='command', required=True)
     cal = sub.add_parser('calibrate')
     cal.add_argument('--iters', type=int, default=6, help='iterations per stage of each short run')
@@ -386,6 +393,7 @@ def main(argv=None):
     pl.add_argument('--size', type=int, default=64, help='LR size whose latency is plotted')
     pl.add_argument('--out', default='docs/figures/srvgg_equal_time.png')
     args = parser.parse_args(argv)
+    WORK = args.work.rstrip('/')
     {'calibrate': calibrate, 'train': train, 'evaluate': evaluate, 'plot': plot}[args.command](args)
 
 
