@@ -141,7 +141,10 @@ def calibrate(args):
 def train(args):
     """One run of ``--config`` with stage lengths that fill ``--minutes``: s/iter from earlier full runs of the same
     config when there are some, else from the calibration."""
-    calibration = json.load(open(os.path.join(WORK, 'calibration.json')))[args.config]
+    calibration_path = os.path.join(WORK, 'calibration.json')
+    if not os.path.isfile(calibration_path):
+        sys.exit(f'{calibration_path} is missing: run `calibrate` with the same --work first (or copy the file there)')
+    calibration = json.load(open(calibration_path))[args.config]
     stages = load_yaml(os.path.join(REPO, CONFIGS[args.config][1]))['train']['stages']
     weights = np.array(calibration['stage_iters'], dtype=float)
     weights /= weights.sum()
@@ -286,7 +289,7 @@ def write_grid(columns, path, crop=128):
 
 
 def summary_table(result):
-    """Final metrics per config, mean ± spread over seeds, plus the teacher and bicubic references."""
+    """Final metrics per config, mean ± spread over seeds, below the references (teacher, nearest, bicubic)."""
     rows = []
     for key, ref in result['reference'].items():
         rows.append([key, '', '', '', f"{ref['psnr_gt']:.2f}", f"{ref['psnr_teacher']:.2f}"
@@ -386,7 +389,7 @@ def main(argv=None):
     tr = sub.add_parser('train')
     tr.add_argument('--config', choices=sorted(CONFIGS), required=True)
     tr.add_argument('--seed', type=int, default=0)
-    tr.add_argument('--minutes', type=float, default=3.0)
+    tr.add_argument('--minutes', type=float, default=5.0, help='wall-clock training time to fill')
     sub.add_parser('evaluate')
     pl = sub.add_parser('plot')
     pl.add_argument('--benchmark', default=None, help='JSON of scripts/benchmark_students.py (latency panel)')

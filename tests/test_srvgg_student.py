@@ -216,3 +216,10 @@ def test_equal_time_grid_and_tables_cover_every_method_and_the_whole_run(tmp_pat
     table = script['at_minutes_table'](result)
     assert table.splitlines()[0].count('min') == 6  # 0.5 ... 3 minutes
     assert '| 22.00 (n=1) |' in table and '| 23.00 (n=1) |' in table
+
+
+def test_equal_time_training_without_calibration_names_the_missing_file(tmp_path):
+    script = os.path.join(REPO_ROOT, 'scripts', 'srvgg_equal_time.py')
+    main = runpy.run_path(script, run_name='not_main')['main']
+    with pytest.raises(SystemExit, match='calibration.json is missing: run `calibrate` with the same --work'):
+        main(['--work', str(tmp_path / 'cmp'), 'train', '--config', 'srvgg_nokd'])
