@@ -1,4 +1,5 @@
 """Real-ESRGAN degradation pieces that run on any device and resume exactly."""
+import pytest
 import torch
 
 import sdakd_basicsr  # noqa: F401
@@ -31,3 +32,36 @@ def test_pair_queue_mixes_batches_and_round_trips_its_state():
     again = RealESRGANPairSynthesizer(opt, torch.device('cpu'))
     again.load_state_dict(state)
     assert torch.equal(again.queue_gt, synth.queue_gt) and again.queue_ptr == synth.queue_ptr
+
+
+def _tile_batch(size, batch=2, seed=0):
+    """GT tiles with identity blur kernels, as RealESRGANDataset would hand them over."""
+    g = torch.Generator().manual_seed(seed)
+    delta = torch.zeros(batch, 21, 21)
+    delta[:, 10, 10] = 1
+    return {'gt': torch.rand(batch, 3, size, size, generator=g), 'kernel1': delta, 'kernel2': delta.clone(),
+            'sinc_kernel': delta.clone()}
+
+
+def test_crop_before_degrading_degrades_only_the_crop_and_keeps_patch_size():
+    opt = dict(load_yaml(TINY_REALESRGAN_YML), degrade_crop_size=None)
+    gt_size, scale = opt['gt_size'], opt['scale']
+    opt['degrade_crop_size'] = gt_size + 8 * scale
+    synth = RealESRGANPairSynthesizer(opt, torch.device('cpu'))
+    seen = []
+    sharpen = synth.usm_sharpener.forward
+    synth.usm_sharpener.forward = lambda img, *a, **k: seen.append(tuple(img.shape[-2:])) or sharpen(img, *a, **k)
+    data = _tile_batch(200)
+    lq, gt, _ = synth(data)
+    assert seen[0] == (opt['degrade_crop_size'], ) * 2  # the degradation ran on the crop, not the 200 px tile
+    assert tuple(gt.shape[-2:]) == (gt_size, gt_size) and tuple(lq.shape[-2:]) == (gt_size // scale, ) * 2
+    tile = data['gt'][0]  # the queue is still filling: the patch is a window of the original tile
+    windows = tile.unfold(1, gt_size, 1).unfold(2, gt_size, 1)
+    assert (windows == gt[0][:, None, None]).flatten(3).all(-1).all(0).any()
+
+
+def test_crop_before_degrading_rejects_a_size_it_cannot_use():
+    opt = load_yaml(TINY_REALESRGAN_YML)
+    for bad in (opt['gt_size'] - opt['scale'], opt['gt_size'] + 1, 'big'):
+        with pytest.raises(ValueError, match='degrade_crop_size'):
+            RealESRGANPairSynthesizer(dict(opt, degrade_crop_size=bad), torch.device('cpu'))
