@@ -111,13 +111,16 @@ def dump_options(opt, header):
     return ''.join(f'# {line}\n' for line in header) + '\n'.join(lines) + '\n'
 
 
-def variant_text(source, method, summary=None, rel_source=None, **kwargs):
+def variant_text(source, method, summary=None, rel_source=None, sweep=False, **kwargs):
     """The generated option text of ``method`` applied to the source file ``source`` (see :func:`make_variant`)."""
     rel_source = rel_source or os.path.relpath(os.path.abspath(source), REPO)
     opt = make_variant(load_options(source), method, **kwargs)
     header = [f'GENERATED from {rel_source} by method {method} of sdakd_basicsr/methods.py: edit those,',
               f'then rerun `{COMMAND}` (--check lists stale files).',
               summary or METHODS[method].summary]
+    if sweep:
+        header[:2] = [f'GENERATED from {rel_source} by method {method} of sdakd_basicsr/methods.py, for a sweep',
+                      f'(`{COMMAND} sweep`; sweep.json next to this file lists its runs).']
     return dump_options(opt, header)
 
 
@@ -178,8 +181,8 @@ def make_sweep(source, methods, out, widths=None, seeds=(0, 1, 2), total_iter=No
         for method in methods:
             for width in widths:
                 exp_name = f'{name}_{method}_w{width:g}_s{seed}'
-                text = variant_text(source, method, name=exp_name, width=width, seed=seed, total_iter=total_iter,
-                                    batch_size=batch_size)
+                text = variant_text(source, method, sweep=True, name=exp_name, width=width, seed=seed,
+                                    total_iter=total_iter, batch_size=batch_size)
                 path = os.path.join(out, f'{exp_name}.yml')
                 with open(path, 'w') as handle:
                     handle.write(text)
@@ -193,6 +196,7 @@ def make_sweep(source, methods, out, widths=None, seeds=(0, 1, 2), total_iter=No
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--check', action='store_true', help='only list stale generated files (exit 1 if any)')
+    parser.add_argument('--repo', default=REPO, help='the checkout whose files are generated (default: %(default)s)')
     commands = parser.add_subparsers(dest='command')
     sweep = commands.add_parser('sweep', help='option files for methods x widths x seeds, and their commands')
     sweep.add_argument('-opt', required=True, help='source SDAKD option file (three-stage schedule)')
@@ -221,7 +225,10 @@ def main(argv=None):
             print(f'{prefix}python -m basicsr.train -opt {exp["option"]}')
         print(f'# {len(experiments)} runs; option files and sweep.json in {args.out}', file=sys.stderr)
         return 0
-    stale = write_generated(check=args.check)
+    if not os.path.isfile(os.path.join(args.repo, DOCS_TABLE)):
+        print(f'{args.repo} is not a checkout of sdakd_basicsr (no {DOCS_TABLE}); pass --repo', file=sys.stderr)
+        return 2
+    stale = write_generated(check=args.check, repo=args.repo)
     if args.check and stale:
         print(f'stale generated files (run {COMMAND}):\n  ' + '\n  '.join(stale), file=sys.stderr)
         return 1

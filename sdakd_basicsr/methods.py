@@ -81,9 +81,10 @@ def full_width_d(opt):
 
 
 def add_output_distill(opt):
-    """An L1 loss between student and teacher images (``train.output_distill_opt``)."""
-    insert_after(opt['train'], 'distill_opt', 'output_distill_opt',
-                 OrderedDict(type='L1Loss', loss_weight=1.0, reduction='mean'))
+    """An L1 loss between student and teacher images (``train.output_distill_opt``), unless the source has one."""
+    if not opt['train'].get('output_distill_opt'):
+        insert_after(opt['train'], 'distill_opt', 'output_distill_opt',
+                     OrderedDict(type='L1Loss', loss_weight=1.0, reduction='mean'))
 
 
 def set_adapter(opt, adapter):
