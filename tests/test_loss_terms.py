@@ -2,14 +2,16 @@
 active terms in a loop, a new loss is one file (``gradient_loss.py``, the CONTRIBUTING example) plus YAML, and
 the built-in terms give the values they gave before they became terms."""
 import os
+import re
 
 import pytest
 import torch
+import yaml
 
 from basicsr.models import build_model
 
 import sdakd_basicsr  # noqa: F401
-from helpers import TINY_REALESRGAN_YML, load_yaml, save_random_teacher, training_opt, write_random_vgg
+from helpers import REPO_ROOT, TINY_REALESRGAN_YML, load_yaml, save_random_teacher, training_opt, write_random_vgg
 from sdakd_basicsr.losses.gradient_loss import GradientL1Loss
 from sdakd_basicsr.losses.terms import LOSS_TERMS, register_loss_term
 from sdakd_basicsr.models.stages import parse_stages
@@ -27,15 +29,34 @@ def batch(seed):
     return {'lq': torch.rand(2, 3, 16, 16, generator=g), 'gt': torch.rand(2, 3, 64, 64, generator=g)}
 
 
+def contributing_example():
+    """The Python and YAML blocks of CONTRIBUTING.md's "Adding a loss"."""
+    text = open(os.path.join(REPO_ROOT, 'CONTRIBUTING.md')).read()
+    section = text.split('## Adding a loss')[1].split('\n## ')[0]
+    blocks = re.findall(r'```(python|yaml)\n(.*?)```', section, flags=re.DOTALL)
+    return dict(blocks)
+
+
+def test_contributing_shows_the_real_gradient_loss_file():
+    source = open(os.path.join(REPO_ROOT, 'sdakd_basicsr', 'losses', 'gradient_loss.py')).read()
+    lines = [line for line in contributing_example()['python'].splitlines() if line.strip()]
+    assert lines and all(line in source.splitlines() for line in lines)
+
+
 def test_the_gradient_loss_is_one_file_plus_yaml(tmp_path):
+    """The YAML of CONTRIBUTING.md's example, with a multiplier and a second stage added."""
+    example = yaml.safe_load(contributing_example()['yaml'])['train']
+    stage = example['stages'][0]
+    assert 'gradient' in stage['losses']
     opt = tiny_options(str(tmp_path), [dict(name='edges', iters=1, losses={'gradient': 2.0}),
                                        dict(name='rest', iters=1, losses=['pixel', 'gradient'])],
-                       gradient_opt=dict(type='GradientL1Loss', loss_weight=0.5))
+                       gradient_opt=example['gradient_opt'])
     model = build_model(training_opt(opt, str(tmp_path), train_type='PairedImageDataset'))
     before = [p.detach().clone() for p in model.net_g.parameters()]
     data = batch(0)
     with torch.no_grad():  # stage multiplier x loss_weight x the loss
-        expected = 2.0 * GradientL1Loss(0.5)(model.net_g(data['lq']), data['gt'])
+        expected = 2.0 * GradientL1Loss(**{k: v for k, v in example['gradient_opt'].items() if k != 'type'})(
+            model.net_g(data['lq']), data['gt'])
     model.feed_data(data)
     model.optimize_parameters(1)
     assert [k for k in model.log_dict if k.startswith('l_g_')] == ['l_g_gradient', 'l_g_total']
