@@ -6,17 +6,18 @@ LR | student | teacher | GT grids.
 """
 import glob
 import os
-import runpy
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from helpers import (REPO_ROOT, TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, logged_losses,
+from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, logged_losses,
                      prepare_tiny_realesrgan_run, save_random_teacher, write_tiny_face_data)
 
-VARIANTS = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'make_option_variants.py'))
+from sdakd_basicsr.make_options import variant_text
+from sdakd_basicsr.methods import METHODS, RELEASED_TEACHER_D, make_variant
+
 TOTAL_ITER = 3
 
 #: method -> (number of stages, {iter: loss names that must be logged}, loss names never logged)
@@ -54,7 +55,7 @@ def roots(tmp_path_factory):
     """Working directories with tiny data and random teachers (and a random released-style D for teacher_d)."""
     realesrgan = str(tmp_path_factory.mktemp('realesrgan'))
     opt = prepare_tiny_realesrgan_run(realesrgan)
-    save_random_teacher(os.path.join(realesrgan, VARIANTS['REALESRGAN_TEACHER_D']), opt['network_d_teacher'],
+    save_random_teacher(os.path.join(realesrgan, RELEASED_TEACHER_D['realesrgan']), opt['network_d_teacher'],
                         param_key='params')
     gcfsr = str(tmp_path_factory.mktemp('gcfsr'))
     write_tiny_face_data(gcfsr)
@@ -68,8 +69,7 @@ def roots(tmp_path_factory):
 def test_generated_variant_trains_through_basicsr_train(roots, family, method):
     root, source = roots[family]
     name = f'{family}_{method}'
-    text = VARIANTS['make_variant'](open(source).read(), method, name, os.path.relpath(source, REPO_ROOT),
-                                    total_iter=TOTAL_ITER)
+    text = variant_text(source, method, name=name, total_iter=TOTAL_ITER)
     option_file = os.path.join(root, f'{name}.yml')
     with open(option_file, 'w') as handle:
         handle.write(text)
@@ -110,4 +110,8 @@ def test_generated_variant_trains_through_basicsr_train(roots, family, method):
 
 def test_teacher_d_is_refused_for_gcfsr():
     with pytest.raises(ValueError, match='teacher_d_scratch'):
-        VARIANTS['make_variant'](open(TINY_GCFSR_SDAKD_YML).read(), 'teacher_d', 'x', 'src')
+        make_variant(load_yaml(TINY_GCFSR_SDAKD_YML), 'teacher_d', 'x')
+
+
+def test_every_method_of_the_table_is_trained_here():
+    assert set(EXPECTED) == set(METHODS) - {'no_kd_halves'}  # no_kd_halves: test_srvgg_student.py

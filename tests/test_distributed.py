@@ -217,10 +217,20 @@ def test_student_d_and_adapters_are_wrapped_teacher_and_ema_are_not(tmp_path, on
     opt = training_opt(opt, str(tmp_path), train_type='PairedImageDataset')
     opt['dist'] = True
     model = build_model(opt)
-    wrapped = [name for name in ('net_g', 'net_d', 'cri_distill', 'net_feat_adapters', 'net_g_teacher', 'net_g_ema')
-               if isinstance(getattr(model, name, None), DistributedDataParallel)]
-    assert wrapped in (['net_g', 'net_d', 'cri_distill'], ['net_g', 'net_d', 'net_feat_adapters'])
+    wrapped = [name for name, value in vars(model).items() if isinstance(value, DistributedDataParallel)]
+    # the adapters are a network of their own (trained with G); the distillation criterion has no weights
+    assert sorted(wrapped) == ['net_d', 'net_feat_adapters', 'net_g']
     assert not any(p.requires_grad for p in model.net_g_teacher.parameters())
+    # a distillation step through the wrapped networks trains G, the adapters and D_S, never the teacher
+    before = {name: [p.detach().clone() for p in getattr(model, name).parameters()]
+              for name in wrapped + ['net_g_teacher']}
+    for it in (1, 3):  # stage 1 (iters 1-2): pixel; stage 2 (3-4): + distill, D_S trains
+        model.feed_data({'lq': torch.rand(1, 3, 16, 16), 'gt': torch.rand(1, 3, 64, 64)})
+        model.optimize_parameters(it)
+    assert 'l_g_distill' in model.log_dict and 'l_d_real' in model.log_dict
+    moved = {name: any(not torch.equal(a, b) for a, b in zip(params, getattr(model, name).parameters()))
+             for name, params in before.items()}
+    assert moved == {'net_g': True, 'net_d': True, 'net_feat_adapters': True, 'net_g_teacher': False}
 
 
 def test_gcfsr_teacher_model_wraps_its_g_and_d_on_cpus(tmp_path, one_process_group):
@@ -261,9 +271,27 @@ def test_init_dist_refuses_nccl_for_a_cpu_run(tmp_path, monkeypatch):
         distributed.init_dist('pytorch')
 
 
-def test_init_dist_is_installed_where_parse_options_calls_it():
+def test_basicsr_parse_options_joins_a_gloo_group_for_a_cpu_run(tmp_path, monkeypatch):
+    """BasicSR's own parse_options, as `torchrun -m basicsr.train --launcher pytorch` runs it (one process)."""
+    import socket
     import basicsr.utils.options as basicsr_options
-    assert basicsr_options.init_dist is distributed.init_dist
+    opt_file = tmp_path / 'ours.yml'
+    opt_file.write_text('name: pg\nmodel_type: SDAKDModel\nnum_gpu: 0\nmanual_seed: 0\ndatasets: {}\npath: {}\n')
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(distributed.mp, 'get_start_method', lambda allow_none=False: 'fork')  # keep this process's
+    monkeypatch.setattr(sys, 'argv', ['basicsr/train.py', '-opt', str(opt_file), '--launcher', 'pytorch'])
+    try:
+        opt, _ = basicsr_options.parse_options(str(tmp_path), is_train=True)
+        assert dist.is_initialized() and dist.get_backend() == 'gloo'
+        assert (opt['dist'], opt['rank'], opt['world_size']) == (True, 0, 1)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 @pytest.mark.parametrize('model_type, rank, writes', [('SDAKDModel', 1, False), ('SDAKDModel', 0, True),

@@ -1,11 +1,18 @@
-"""Every shipped option file parses, its schedule is valid and its students can be derived."""
+"""Every shipped option file parses, its schedule and losses are valid, its networks build, and the generated
+ones equal what the method table generates."""
 import glob
+import json
 import os
+import shutil
 
 import pytest
+import torch
 
 import sdakd_basicsr  # noqa: F401
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
 from helpers import REPO_ROOT, load_yaml
+from sdakd_basicsr import make_options
 from sdakd_basicsr.families import build_family
 from sdakd_basicsr.models.sdakd_model import resolve_network_options
 from sdakd_basicsr.models.stages import parse_stages
@@ -14,10 +21,22 @@ OPTION_FILES = sorted(glob.glob(os.path.join(REPO_ROOT, 'options', '**', '*.yml'
 SDAKD_FILES = [p for p in OPTION_FILES if load_yaml(p).get('model_type') == 'SDAKDModel']
 
 
-def test_generated_variants_are_up_to_date():
-    import runpy
-    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'make_option_variants.py'))
-    assert script['main'](['--check']) == []
+def test_generated_files_equal_what_the_method_table_generates():
+    assert make_options.write_generated(check=True) == []
+
+
+def test_check_lists_a_stale_generated_file_and_writing_fixes_it(tmp_path, capsys):
+    shutil.copytree(os.path.join(REPO_ROOT, 'options'), tmp_path / 'options')
+    shutil.copytree(os.path.join(REPO_ROOT, 'docs'), tmp_path / 'docs')
+    stale = tmp_path / 'options' / 'ablations' / 'gcfsr_w0.5_no_feature_kd.yml'
+    stale.write_text(stale.read_text().replace('d_warmup', 'warmup'))
+    (tmp_path / 'docs' / 'baselines.md').write_text((tmp_path / 'docs' / 'baselines.md').read_text().replace(
+        'adversarial gradient from D_S in stage 2', 'something else'))
+    expected = ['options/ablations/gcfsr_w0.5_no_feature_kd.yml', 'docs/baselines.md']
+    assert make_options.write_generated(check=True, repo=str(tmp_path)) == expected
+    assert make_options.write_generated(repo=str(tmp_path)) == expected
+    assert make_options.write_generated(check=True, repo=str(tmp_path)) == []
+    assert 'd_warmup' in stale.read_text()
 
 
 @pytest.mark.parametrize('path', SDAKD_FILES, ids=lambda p: os.path.relpath(p, REPO_ROOT))
@@ -36,36 +55,93 @@ def test_sdakd_option_file(path):
             assert opt['path'].get('pretrain_network_d_teacher'), path
 
 
-def test_expected_experiments_are_shipped():
-    names = {os.path.relpath(p, REPO_ROOT) for p in SDAKD_FILES}
+def _network_and_loss_options():
+    """{JSON of one network or loss option block: the first 'file: key' using it}, over every option file."""
+    blocks = {}
+    for path in OPTION_FILES:
+        opt = load_yaml(path)
+        if opt.get('model_type') == 'SDAKDModel':
+            resolve_network_options(opt, build_family(opt['sdakd']['family']))
+        named = [(k, v) for k, v in opt.items() if k.startswith('network_') and k != 'network_feat_adapters']
+        named += [(f'train.{k}', v) for k, v in (opt.get('train') or {}).items() if k.endswith('_opt')]
+        for key, block in named:
+            if block:
+                blocks.setdefault(json.dumps(block, sort_keys=True), f'{os.path.relpath(path, REPO_ROOT)}: {key}')
+    return blocks
+
+
+def test_every_network_and_loss_of_every_option_file_builds():
+    """Built on the meta device (no memory, no weights); the perceptual loss is built without its VGG file."""
+    blocks = _network_and_loss_options()
+    assert len(blocks) > 10
+    for text, where in blocks.items():
+        block = json.loads(text)
+        try:
+            with torch.device('meta'):
+                if where.split(': ')[1].startswith('network_'):
+                    build_network(block)
+                elif block['type'] == 'OfflinePerceptualLoss':
+                    with pytest.raises(FileNotFoundError, match='nothing is downloaded'):
+                        build_loss(dict(block, vgg_weights_path='missing.pth'))
+                else:
+                    build_loss(block)
+        except Exception as error:
+            raise AssertionError(f'{where} does not build: {error}') from error
+
+
+def test_expected_experiments_are_shipped_and_follow_their_method():
+    paths = {os.path.relpath(p, REPO_ROOT) for p in SDAKD_FILES}
     for required in ('options/sdakd_realesrgan_x4plus.yml', 'options/demo/sdakd_realesrgan_x4plus_demo.yml',
-                     'options/baselines/realesrgan_x4plus_w0.5_teacher_d.yml',
-                     'options/ablations/realesrgan_x4plus_w0.5_conv1x1_adapter.yml', 'options/sdakd_gcfsr.yml',
-                     'options/sdakd_gcfsr_w0.25.yml', 'options/sdakd_gcfsr_w0.125.yml'):
-        assert required in names
+                     'options/sdakd_gcfsr.yml', 'options/sdakd_gcfsr_w0.25.yml', 'options/sdakd_gcfsr_w0.125.yml'):
+        assert required in paths
+    for tag in ('realesrgan_x4plus', 'gcfsr'):
+        for method in make_options.METHODS.values():
+            path = f'options/{method.kind}s/{tag}_w0.5_{method.name}.yml'
+            if method.kind != 'method' and method.name != 'no_kd_halves' and (tag, method.name) != ('gcfsr',
+                                                                                                    'teacher_d'):
+                assert path in paths
+    teacher_d = load_yaml(os.path.join(REPO_ROOT, 'options/baselines/realesrgan_x4plus_w0.5_teacher_d.yml'))
+    stages = parse_stages(teacher_d['train'], has_teacher_d=True)
+    assert [s.train_d for s in stages] == [None, 'teacher', 'teacher']
+    assert teacher_d['path']['pretrain_network_d_teacher'].endswith('RealESRGAN_x4plus_netD.pth')
 
 
 def test_sweep_writes_methods_times_widths_times_seeds_and_prints_the_commands(tmp_path, capsys):
-    import runpy
-    sweep = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'make_sweep.py'))
-    experiments = sweep['main'](['-opt', os.path.join(REPO_ROOT, 'options', 'sdakd_realesrgan_x4plus.yml'),
-                                 '--methods', 'sdakd', 'omgd', 'no_kd', '--widths', '0.25', '0.125',
-                                 '--seeds', '0', '1', '--total-iter', '40', '--batch-size', '2', '--name', 'sw',
-                                 '--out', str(tmp_path), '--launcher', 'flock /tmp/lock'])
+    out = str(tmp_path / 'sw')
+    assert make_options.main(['sweep', '-opt', os.path.join(REPO_ROOT, 'options', 'sdakd_realesrgan_x4plus.yml'),
+                              '--methods', 'sdakd', 'omgd', 'no_kd', '--widths', '0.25', '0.125', '--seeds', '0', '1',
+                              '--total-iter', '40', '--batch-size', '2', '--name', 'sw', '--out', out,
+                              '--launcher', 'nice']) == 0
     commands = capsys.readouterr().out.strip().splitlines()
+    experiments = json.load(open(os.path.join(out, 'sweep.json')))['experiments']
     assert len(experiments) == len(commands) == 12
-    assert commands[0].startswith('flock /tmp/lock python -m basicsr.train -opt ')
+    assert commands[0] == f'nice python -m basicsr.train -opt {out}/sw_sdakd_w0.25_s0.yml'
     assert [e['seed'] for e in experiments[:6]] == [0] * 6  # seed-major
     by_name = {e['name']: e for e in experiments}
     assert set(by_name) >= {'sw_sdakd_w0.25_s0', 'sw_omgd_w0.125_s1', 'sw_no_kd_w0.25_s1'}
     for exp in experiments:
-        opt = load_yaml(os.path.join(REPO_ROOT, exp['option']))
+        opt = load_yaml(exp['option'])
         assert opt['name'] == exp['name'] and opt['manual_seed'] == exp['seed']
         assert opt['sdakd']['width'] == exp['width'] and opt['datasets']['train']['batch_size_per_gpu'] == 2
         stages = parse_stages(opt['train'], has_teacher_d=True)
         assert stages[-1].last_iter == opt['train']['total_iter'] == 40
         assert opt['val']['val_freq'] == opt['logger']['save_checkpoint_freq'] == 40
         resolve_network_options(opt, build_family('realesrgan'))
-    assert [len(parse_stages(load_yaml(str(tmp_path / f'sw_{m}_w0.25_s0.yml'))['train'])) for m in
+    assert [len(parse_stages(load_yaml(os.path.join(out, f'sw_{m}_w0.25_s0.yml'))['train'])) for m in
             ('sdakd', 'omgd', 'no_kd')] == [3, 1, 2]
-    assert os.path.isfile(tmp_path / 'sweep.json')
+
+
+def test_a_method_changes_what_it_names_and_leaves_the_source_alone():
+    from sdakd_basicsr.methods import make_variant
+    source = load_yaml(os.path.join(REPO_ROOT, 'options', 'demo', 'sdakd_realesrgan_x4plus_demo.yml'))
+    before = json.dumps(source)
+    sdakd = make_variant(source, 'sdakd', total_iter=30)
+    assert [(s['iters'], s['losses']) for s in sdakd['train']['stages']] == [
+        (12, ['pixel']), (9, ['pixel', 'distill', 'output_distill']),
+        (9, ['pixel', 'distill', 'output_distill', 'gan'])]
+    halves = make_variant(source, 'no_kd_halves')
+    assert [(s['iters'], s['losses'], s.get('train_d')) for s in halves['train']['stages']] == [
+        (150, ['pixel'], None), (150, ['pixel', 'gan'], 'student')]
+    assert json.dumps(source) == before
+    with pytest.raises(ValueError, match='unknown method'):
+        make_variant(source, 'sdakd_v2')

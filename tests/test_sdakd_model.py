@@ -94,7 +94,10 @@ def test_parse_stages_boundaries():
      ['shape mismatches', 'conv_first.weight', 'network_g_teacher']),
     (lambda o: o['train']['stages'][2].update(losses=['pixel', 'gan'], train_d=None), ValueError,
      ["'gan' loss but no discriminator"]),
-    (lambda o: o['train']['stages'][0].update(losses=['pixel', 'percep']), ValueError, ["unknown loss ['percep']"]),
+    (lambda o: o['train']['stages'][0].update(losses=['pixel', 'percep']), ValueError,
+     ["train.stages[0].losses: unknown loss 'percep'; did you mean 'perceptual'?"]),
+    (lambda o: o['train']['stages'][1].update(train_D='student'), ValueError,
+     ["train.stages[1].train_D: unknown key; did you mean 'train_d'?"]),
     (lambda o: o.pop('network_d_teacher'), ValueError, ['neither network_d nor network_d_teacher']),
 ])
 def test_bad_options_fail_before_training_with_a_clear_message(tiny_opt, change, error, words):

@@ -85,9 +85,7 @@ def test_student_d_width_can_be_set_and_is_checked():
 
 
 # ---------------------------------------------------------------------------------------- option files
-def test_generated_srvgg_option_files_are_up_to_date_and_derive_the_expected_networks():
-    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'make_srvgg_options.py'))
-    assert script['main'](['--check']) == []
+def test_generated_srvgg_option_files_derive_the_expected_networks():
     family = build_family('realesrgan')
     for name, num_conv, kd in (('sdakd_realesrgan_x4plus_srvgg64x32.yml', 32, True),
                                ('sdakd_realesrgan_x4plus_srvgg64x16.yml', 16, True),

@@ -1,4 +1,5 @@
 """The start-up hook that plugs sdakd_basicsr into an unmodified BasicSR."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -10,21 +11,45 @@ import sdakd_basicsr_startup
 from helpers import REPO_ROOT, run_cli
 
 
-def test_hook_file_is_installed_and_imports_nothing_heavy(tmp_path):
-    pth = os.path.join(sysconfig.get_paths()['purelib'], sdakd_basicsr_startup.PTH_NAME)
-    assert open(pth).read() == sdakd_basicsr_startup.PTH_LINE
-    code = 'import sys; print(sorted(m for m in ("torch", "basicsr", "sdakd_basicsr") if m in sys.modules))'
-    proc = run_cli(['-c', code], cwd=str(tmp_path))
-    assert proc.stdout.strip() == '[]', proc.stderr  # start-up stays cheap until basicsr is imported
+def this_checkout_hook():
+    """This checkout's ``sdakd_basicsr_startup`` (an installed hook imports the installed one at start-up)."""
+    path = os.path.join(REPO_ROOT, 'sdakd_basicsr_startup.py')
+    spec = importlib.util.spec_from_file_location('checkout_startup', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def with_only_this_hook(tmp_path, code):
+    """``python -S -c code`` where only a fresh site dir holding this checkout's ``.pth`` file is processed.
+
+    ``-S`` skips the environment's own site-packages (and any hook an install put there); the fresh dir is added
+    with ``site.addsitedir``, which runs the ``.pth`` line as interpreter start-up does. The environment's
+    packages follow on ``sys.path`` without their ``.pth`` files.
+    """
+    site_dir = tmp_path / 'site'
+    site_dir.mkdir()
+    this_checkout_hook().write_pth(str(site_dir))
+    prologue = (f'import site, sys; site.addsitedir({str(site_dir)!r}); '
+                f'sys.path.append({sysconfig.get_paths()["purelib"]!r}); ')
+    return run_cli(['-S', '-c', prologue + code], cwd=str(tmp_path))
+
+
+def test_hook_file_installs_the_finder_and_imports_nothing_heavy(tmp_path):
+    code = ('print(sorted(m for m in ("torch", "basicsr", "sdakd_basicsr") if m in sys.modules), '
+            '[type(f).__name__ for f in sys.meta_path][:1])')
+    proc = with_only_this_hook(tmp_path, code)
+    # start-up stays cheap until basicsr is imported, and the finder that acts then is in place
+    assert proc.stdout.split('\n')[0] == "[] ['_BasicsrFinder']", proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_plain_basicsr_import_registers_our_classes(tmp_path):
-    code = ('import basicsr, sys; from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY, '
+    code = ('import basicsr; from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY, '
             'DATASET_REGISTRY; MODEL_REGISTRY.get("SDAKDModel"); LOSS_REGISTRY.get("FeatureMapDistillLoss"); '
             'ARCH_REGISTRY.get("GCFSRGenerator"); DATASET_REGISTRY.get("GCFSRTrainDataset"); '
             'print("ok", "sdakd_basicsr" in sys.modules)')
-    proc = run_cli(['-c', code], cwd=str(tmp_path))
+    proc = with_only_this_hook(tmp_path, code)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith('ok True')
 

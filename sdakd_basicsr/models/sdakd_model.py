@@ -13,6 +13,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from sdakd_basicsr.distributed import DistributedModelMixin
 from sdakd_basicsr.families import build_family
 from sdakd_basicsr.losses.r1_loss import lazy_r1_loss
+from sdakd_basicsr.losses.terms import LOSS_TERMS
 from sdakd_basicsr.models.exact_resume import ExactResumeMixin
 from sdakd_basicsr.models.stages import parse_stages, stage_at
 from sdakd_basicsr.utils.checkpoint import load_checked
@@ -60,8 +61,9 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
         path: ``pretrain_network_g_teacher`` (required), ``param_key_g_teacher`` (default ``params_ema``;
             ``params`` and bare state dicts are accepted too), ``strict_load_g_teacher`` (default True),
             ``pretrain_network_d_teacher``, ``param_key_d_teacher`` (default ``params``).
-        train: ``pixel_opt``, ``perceptual_opt``, ``gan_opt``, ``distill_opt`` (FeatureMapDistillLoss),
-            ``output_distill_opt`` (student image vs. teacher image), ``optim_g``, ``optim_d``,
+        train: the option block of each loss term the stages use (``pixel_opt``, ``perceptual_opt``, ``gan_opt``,
+            ``distill_opt`` (FeatureMapDistillLoss), ``output_distill_opt`` (student image vs. teacher image), and
+            any registered in :mod:`sdakd_basicsr.losses.terms`), ``optim_g``, ``optim_d``,
             ``optim_d_teacher`` (default: ``optim_d``), ``ema_decay``, ``r1_reg_weight`` (default 0),
             ``net_d_reg_every`` (default 16), ``stages``; families may read more (Real-ESRGAN's sharpened-GT
             switches ``l1_gt_usm`` / ``percep_gt_usm`` / ``gan_gt_usm``).
@@ -110,14 +112,7 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
             self.model_ema(0)  # start from the student's initial weights
             self.net_g_ema.eval()
 
-        active = {name for stage in self.stages for name in stage.losses}
-        self.cri_pix = self._build_loss_if('pixel' in active, 'pixel_opt')
-        self.cri_perceptual = self._build_loss_if('perceptual' in active, 'perceptual_opt')
-        self.cri_output_distill = self._build_loss_if('output_distill' in active, 'output_distill_opt')
-        self.cri_gan = self._build_loss_if(self.net_d is not None or self.net_d_teacher is not None, 'gan_opt')
-        self.cri_distill = self.net_feat_adapters = None
-        if 'distill' in active:
-            self._setup_feature_distillation(train_opt['distill_opt'])
+        self._setup_loss_terms(train_opt)
         self.r1_reg_weight = train_opt.get('r1_reg_weight', 0)
         self.net_d_reg_every = train_opt.get('net_d_reg_every', 16)
         self.d_monitor = DiscriminatorMonitor(train_opt.get('diag_window', 100))  # D win share, G-D gap
@@ -128,8 +123,27 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
         for stage in self.stages:
             logger.info(f'SDAKD stage {stage.index + 1}/{len(self.stages)}: {stage.describe()}')
 
-    def _build_loss_if(self, needed, key):
-        return build_loss(self.opt['train'][key]).to(self.device) if needed else None
+    def _setup_loss_terms(self, train_opt):
+        """One criterion per loss term the stages use (:data:`LOSS_TERMS`), plus the discriminators' GAN loss."""
+        active = [term for name, term in LOSS_TERMS.items() if any(name in stage.losses for stage in self.stages)]
+        self.cri_gan = None
+        if self.net_d is not None or self.net_d_teacher is not None:  # the discriminators' own loss
+            self.cri_gan = build_loss(train_opt['gan_opt']).to(self.device)
+        self.loss_criteria = OrderedDict()
+        for term in active:
+            if term.target == 'teacher_features':
+                continue  # built with the taps and adapters below
+            if term.option_key == 'gan_opt' and self.cri_gan is not None:
+                self.loss_criteria[term.name] = self.cri_gan
+            else:
+                self.loss_criteria[term.name] = build_loss(train_opt[term.option_key]).to(self.device)
+        self.cri_distill = self.net_feat_adapters = None
+        feature_terms = [term for term in active if term.target == 'teacher_features']
+        if feature_terms:  # the taps and adapters are shared; the first feature term's block names the layers
+            self._setup_feature_distillation(train_opt[feature_terms[0].option_key])
+            for term in feature_terms:
+                self.loss_criteria[term.name] = (self.cri_distill if term is feature_terms[0] else
+                                                 build_loss(train_opt[term.option_key]).to(self.device))
 
     def _build_teacher(self, label, default_param_key, frozen=True):
         path_opt = self.opt['path']
@@ -236,18 +250,21 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
                                    f'{current_iter}: {stage.describe()}')
             self.current_stage = stage
         weights, loss_dict = stage.losses, OrderedDict()
+        terms = [term for name, term in LOSS_TERMS.items() if name in weights]  # registration order
+        targets = {term.target for term in terms}
 
         # ---- student generator
-        adv_net = self._discriminator(stage.adv_d) if 'gan' in weights else None
+        adv_net = self._discriminator(stage.adv_d) if 'discriminator' in targets else None
         for net in (self.net_d, self.net_d_teacher):
             if net is not None:
                 net.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
-        distill = 'distill' in weights
+        distill = 'teacher_features' in targets
         if distill:
             self.output, student_feats = self._tapped(self.student_taps, self.net_g, self.inputs)
         else:
             self.output = self.family.generate(self.net_g, self.inputs)
+        teacher_out = teacher_feats = None
         if stage.needs_teacher_output:
             with torch.no_grad():  # the teacher is frozen: no graph, no gradient, eval mode
                 if distill:
@@ -256,21 +273,20 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
                     teacher_out = self.family.generate(self.net_g_teacher, self.inputs)
 
         losses = OrderedDict()
-        if 'pixel' in weights:
-            losses['l_g_pix'] = weights['pixel'] * self.cri_pix(self.output, self.loss_targets['pixel'])
-        if 'perceptual' in weights:
-            l_percep, l_style = self.cri_perceptual(self.output, self.loss_targets['perceptual'])
-            if l_percep is not None:
-                losses['l_g_percep'] = weights['perceptual'] * l_percep
-            if l_style is not None:
-                losses['l_g_style'] = weights['perceptual'] * l_style
-        if distill:
-            adapted = self.net_feat_adapters(student_feats)
-            losses['l_g_distill'] = weights['distill'] * self.cri_distill(adapted, teacher_feats)
-        if 'output_distill' in weights:
-            losses['l_g_output_distill'] = weights['output_distill'] * self.cri_output_distill(self.output, teacher_out)
-        if adv_net is not None:
-            losses['l_g_gan'] = weights['gan'] * self.cri_gan(adv_net(self.output), True, is_disc=False)
+        for term in terms:
+            prediction = self.output
+            if term.target == 'gt':  # the family may sharpen the GT per term (Real-ESRGAN's *_gt_usm)
+                target = self.loss_targets.get(term.name, self.gt)
+            elif term.target == 'teacher_output':
+                target = teacher_out
+            elif term.target == 'teacher_features':
+                prediction, target = self.net_feat_adapters(student_feats), teacher_feats
+            else:
+                target = adv_net
+            value = term.compute(self.loss_criteria[term.name], prediction, target)
+            for key, part in (value.items() if isinstance(value, dict) else [(term.log_key, value)]):
+                if part is not None:
+                    losses[key] = weights[term.name] * part
         if losses:
             self._check_finite(losses, current_iter)
             l_g_total = sum(losses.values())

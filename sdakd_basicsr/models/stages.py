@@ -1,15 +1,11 @@
 """The SDAKD schedule as data: ``train.stages`` parsed into :class:`Stage` objects and checked up front."""
+import difflib
 from dataclasses import dataclass, field
 
-#: stage loss name -> option block in ``train`` that defines that loss
-LOSS_OPTION_KEYS = {
-    'pixel': 'pixel_opt',
-    'perceptual': 'perceptual_opt',
-    'gan': 'gan_opt',
-    'distill': 'distill_opt',
-    'output_distill': 'output_distill_opt',
-}
+from sdakd_basicsr.losses.terms import LOSS_TERMS
+
 DISCRIMINATORS = ('student', 'teacher')
+STAGE_KEYS = ('name', 'iters', 'losses', 'train_d', 'adv_d')
 
 EXAMPLE_STAGES = """  stages:
     - {name: supervised,  iters: 100000, losses: [pixel, perceptual]}
@@ -41,7 +37,7 @@ class Stage:
 
     @property
     def needs_teacher_output(self):
-        return 'distill' in self.losses or 'output_distill' in self.losses
+        return any(LOSS_TERMS[name].uses_teacher for name in self.losses)
 
     def describe(self):
         losses = ', '.join(f'{k}×{v:g}' for k, v in self.losses.items())
@@ -58,9 +54,12 @@ def _parse_losses(raw, where):
         losses = {name: float(weight) for name, weight in raw.items()}
     else:
         raise ValueError(f'{where}.losses must be a list of loss names or a mapping name: weight, got {raw!r}')
-    unknown = [name for name in losses if name not in LOSS_OPTION_KEYS]
-    if unknown:
-        raise ValueError(f'{where}.losses: unknown loss {unknown}; choose from {sorted(LOSS_OPTION_KEYS)}')
+    for name in losses:
+        if name not in LOSS_TERMS:
+            close = difflib.get_close_matches(str(name), list(LOSS_TERMS), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ''
+            raise ValueError(f'{where}.losses: unknown loss {name!r}; {hint}choose from {list(LOSS_TERMS)} (a new loss '
+                             'is a registered term, see sdakd_basicsr/losses/terms.py)')
     return losses
 
 
@@ -88,17 +87,18 @@ def parse_stages(train_opt, has_teacher_d=False):
     stages, next_iter = [], 1
     for index, raw in enumerate(raw_stages):
         where = f'train.stages[{index}]'
-        unknown_keys = set(raw) - {'name', 'iters', 'losses', 'train_d', 'adv_d'}
-        if unknown_keys:
-            raise ValueError(f'{where}: unknown keys {sorted(unknown_keys)} '
-                             '(allowed: name, iters, losses, train_d, adv_d)')
+        for key in raw:
+            if key not in STAGE_KEYS:
+                close = difflib.get_close_matches(str(key), STAGE_KEYS, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ''
+                raise ValueError(f'{where}.{key}: unknown key; {hint}allowed: {", ".join(STAGE_KEYS)}')
         iters = raw.get('iters')
         if not isinstance(iters, int) or isinstance(iters, bool) or iters < 1:
             raise ValueError(f'{where}.iters must be a positive integer, got {iters!r}')
         losses = _parse_losses(raw.get('losses', []), where)
         for name in losses:
-            if not train_opt.get(LOSS_OPTION_KEYS[name]):
-                raise ValueError(f'{where} uses loss {name!r}, but train.{LOSS_OPTION_KEYS[name]} is not set')
+            if not train_opt.get(LOSS_TERMS[name].option_key):
+                raise ValueError(f'{where} uses loss {name!r}, but train.{LOSS_TERMS[name].option_key} is not set')
         train_d = _parse_discriminator(raw.get('train_d'), where, 'train_d')
         adv_d = _parse_discriminator(raw.get('adv_d', train_d), where, 'adv_d')
         if 'gan' in losses and adv_d is None:
