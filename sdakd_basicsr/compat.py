@@ -25,6 +25,7 @@ import torch
 from basicsr.data.data_sampler import EnlargedSampler
 
 from sdakd_basicsr.utils.option_checks import check_training_options
+from sdakd_basicsr.utils.run_identity import check_resume_early
 
 # resume state loaded by load_resume_state, consumed by create_train_val_dataloader of the same process
 _pending_resume = {}
@@ -89,6 +90,7 @@ def load_resume_state(opt):
         for key in _teacher_path_entries(network_key):
             opt['path'].pop(key, None)
     opt['path'].update(kept)
+    check_resume_early(resume_state, opt, resume_state_path)  # before the model loads the teacher
     _pending_resume['state'] = resume_state
     return resume_state
 

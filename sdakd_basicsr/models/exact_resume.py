@@ -13,6 +13,7 @@ from basicsr.utils.dist_util import master_only
 
 from sdakd_basicsr.distributed import gather_rank_states, own_rank_state
 from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked
+from sdakd_basicsr.utils.run_identity import check_resume, run_record
 
 
 def get_rng_states():
@@ -96,14 +97,18 @@ class ExactResumeMixin:
         state = {'epoch': epoch, 'iter': current_iter,
                  'optimizers': [o.state_dict() for o in self.optimizers],
                  'schedulers': [s.state_dict() for s in self.schedulers],
-                 'exact_resume': {'ranks': rank_states or [self._rank_state()]}}
+                 'exact_resume': {'ranks': rank_states or [self._rank_state()]},
+                 'run_record': run_record(self.opt)}
         atomic_torch_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     # ------------------------------------------------------------------ resuming
     def resume_training(self, resume_state):
         """Optimizers and schedulers (BasicSR), every trained network, the random streams and the extra state."""
-        super().resume_training(resume_state)
         resume_iter = resume_state['iter']
+        # the options must still describe the saved run; checked before any saved weights are loaded
+        check_resume(resume_state.get('run_record'), self.opt, resume_iter, get_root_logger(),
+                     self.opt['path'].get('resume_state'))
+        super().resume_training(resume_state)
         models_dir = self.opt['path']['models']
 
         def load(net, label, key='params'):
