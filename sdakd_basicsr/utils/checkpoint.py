@@ -10,6 +10,8 @@ import zipfile
 
 import torch
 
+from sdakd_basicsr.utils.file_kinds import wrong_file_message
+
 # how a file saved by torch.save starts: a zip archive (torch >= 1.6) or a pickle stream (older torch)
 _CHECKPOINT_MAGIC = (b'PK\x03\x04', b'\x80')
 
@@ -198,6 +200,9 @@ def load_checkpoint_file(path, option):
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        wrong = wrong_file_message(path)  # e.g. a training state: say which file to pass, not torch's advice
+        if wrong:
+            raise ValueError(f'{option}: {wrong}') from None
         raise ValueError(f'{option}: {path!r} ({size:,d} bytes) cannot be read as a PyTorch checkpoint '
                          f'({type(error).__name__}: {str(error).splitlines()[0][:200]}). {fix}') from error
 
@@ -223,7 +228,8 @@ def load_checked(net, path, param_key, strict, path_option, net_option):
     try:
         state, used = extract_state_dict(checkpoint, param_key)
     except (KeyError, TypeError) as error:
-        raise ValueError(f'{path_option}={path}: {error}') from None
+        wrong = wrong_file_message(path, checkpoint) if net_option.startswith('network_g') else None
+        raise ValueError(f'{path_option}={path}: ' + (wrong or str(error))) from None
     own = net.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -237,6 +243,9 @@ def load_checked(net, path, param_key, strict, path_option, net_option):
             lines.append(f'{len(missing)} keys missing from the checkpoint, first: {missing[:5]}')
         if strict and unexpected:
             lines.append(f'{len(unexpected)} unexpected keys in the checkpoint, first: {unexpected[:5]}')
+        wrong = wrong_file_message(path, checkpoint) if net_option.startswith('network_g') else None
+        if wrong:
+            raise ValueError(f'{path_option}: {wrong}')
         raise ValueError(f'{path_option}={path} does not fit {net_option} ({net.__class__.__name__}): '
                          + '; '.join(lines) + f'. Change {net_option} (channels, blocks, size, narrow) to '
                          'the architecture the checkpoint was trained with, or point to the right file.')
