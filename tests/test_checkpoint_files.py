@@ -105,3 +105,16 @@ def test_keep_last_states_must_be_a_positive_integer(value):
     check_keep_options({'logger': {'keep_last_states': 2, 'prune_models': True}})
     with pytest.raises(ValueError, match='logger.prune_models'):
         check_keep_options({'logger': {'prune_models': 'yes'}})
+
+
+def test_full_scale_option_files_keep_the_last_two_states():
+    import glob
+
+    from helpers import REPO_ROOT, load_yaml
+    full_scale = [p for p in glob.glob(os.path.join(REPO_ROOT, 'options', '**', '*.yml'), recursive=True)
+                  if int(float(load_yaml(p).get('train', {}).get('total_iter', 0))) >= 100000]
+    assert len(full_scale) >= 20
+    for path in full_scale:
+        opt = load_yaml(path)
+        check_keep_options(opt)
+        assert opt['logger'].get('keep_last_states') == 2, path
