@@ -80,7 +80,7 @@ def train_until_done(root, argv, rng, kills, max_delay, first_state, timeout=300
 
     Returns:
         dict: ``killed`` (attempts that died of SIGKILL), ``self_killed`` (of those, during or right after a
-        checkpoint write), ``attempts``.
+        checkpoint write), ``attempts``, ``seconds``.
     """
     import basicsr.train  # noqa: F401  (imported once here: the children start from the forked modules)
     import sdakd_basicsr.train  # noqa: F401
@@ -109,7 +109,8 @@ def train_until_done(root, argv, rng, kills, max_delay, first_state, timeout=300
             self_killed += self_kill is not None
             continue
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:  # finished (possibly before its kill came)
-            return {'killed': killed, 'self_killed': self_killed, 'attempts': attempts}
+            return {'killed': killed, 'self_killed': self_killed, 'attempts': attempts,
+                    'seconds': time.monotonic() - start}
         raise AssertionError(_error(root, f'attempt {attempts} failed with status {status}'))
 
 
