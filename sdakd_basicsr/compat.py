@@ -24,7 +24,10 @@ import os.path as osp
 import torch
 from basicsr.data.data_sampler import EnlargedSampler
 
+from sdakd_basicsr.data.image_files import FileNamingDataset
+from sdakd_basicsr.utils.checkpoint import find_resume_state
 from sdakd_basicsr.utils.option_checks import check_training_options
+from sdakd_basicsr.utils.run_identity import check_resume_early
 
 # resume state loaded by load_resume_state, consumed by create_train_val_dataloader of the same process
 _pending_resume = {}
@@ -55,30 +58,28 @@ def load_resume_state(opt):
     """Drop-in for ``basicsr.train.load_resume_state`` (same contract: returns the state dict or None)."""
     if not runs_our_model(opt):
         return _ORIGINALS['load_resume_state'](opt)
-    from basicsr.utils import scandir
     from basicsr.utils.misc import check_resume
 
-    resume_state_path = None
+    def load(path):
+        if torch.cuda.is_available() and opt.get('num_gpu', 0) != 0:
+            device_id = torch.cuda.current_device()
+            return torch.load(path, map_location=lambda storage, loc: storage.cuda(device_id), weights_only=False)
+        return torch.load(path, map_location='cpu', weights_only=False)
+
     if opt['auto_resume']:
-        # ``python -m basicsr.train`` runs from the working directory under sdakd_basicsr (see startup hook)
-        state_dir = osp.join(opt['path'].get('experiments_root', osp.join('experiments', opt['name'])),
-                             'training_states')
-        if osp.isdir(state_dir):
-            iters = [int(float(name[:-len('.state')])) for name in scandir(state_dir, suffix='state')]
-            if iters:
-                resume_state_path = osp.join(state_dir, f'{max(iters)}.state')
-                opt['path']['resume_state'] = resume_state_path
+        # ``python -m basicsr.train`` runs from the working directory under sdakd_basicsr (see startup hook);
+        # the newest state that is complete: readable, with all its network files (a killed save leaves none)
+        exp_root = opt['path'].get('experiments_root', osp.join('experiments', opt['name']))
+        resume_state_path, resume_state = find_resume_state(
+            osp.join(exp_root, 'training_states'), opt['path'].get('models', osp.join(exp_root, 'models')), load)
+        if resume_state_path is None:
+            return None
+        opt['path']['resume_state'] = resume_state_path
     elif opt['path'].get('resume_state'):
         resume_state_path = opt['path']['resume_state']
-    if resume_state_path is None:
-        return None
-
-    if torch.cuda.is_available() and opt.get('num_gpu', 0) != 0:
-        device_id = torch.cuda.current_device()
-        resume_state = torch.load(resume_state_path, map_location=lambda storage, loc: storage.cuda(device_id),
-                                  weights_only=False)
+        resume_state = load(resume_state_path)
     else:
-        resume_state = torch.load(resume_state_path, map_location='cpu', weights_only=False)
+        return None
 
     kept = {}
     for network_key in FROZEN_NETWORKS:
@@ -89,6 +90,7 @@ def load_resume_state(opt):
         for key in _teacher_path_entries(network_key):
             opt['path'].pop(key, None)
     opt['path'].update(kept)
+    check_resume_early(resume_state, opt, resume_state_path)  # before the model loads the teacher
     _pending_resume['state'] = resume_state
     return resume_state
 
@@ -112,10 +114,13 @@ def create_train_val_dataloader(opt, logger):
         return original(opt, logger)
     check_training_options(opt)  # clear errors for missing data folders and absent GPUs, before any work
     basicsr_train.EnlargedSampler = ResumableEnlargedSampler  # only while BasicSR builds our loaders
+    build_dataset = basicsr_train.build_dataset
+    basicsr_train.build_dataset = lambda dataset_opt: FileNamingDataset(build_dataset(dataset_opt))  # names bad files
     try:
         result = original(opt, logger)
     finally:
         basicsr_train.EnlargedSampler = EnlargedSampler
+        basicsr_train.build_dataset = build_dataset
     train_loader, train_sampler = result[0], result[1]
     if train_loader is None:
         return result

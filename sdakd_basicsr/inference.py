@@ -27,6 +27,7 @@ from sdakd_basicsr.deploy.backends import BACKENDS
 from sdakd_basicsr.deploy.faces import DEFAULT_FACTOR_RANGE
 from sdakd_basicsr.deploy.runner import (DEFAULT_OVERLAP, DEFAULT_TILE, StudentRunner, default_backend,
                                          image_to_tensor, tensor_to_image)
+from sdakd_basicsr.utils.cli_args import check_range, check_tiling, non_negative_int, positive_float, positive_int
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -51,26 +52,30 @@ def parse_args(argv=None):
                      help=f'default: {default_backend("cpu")} on a CPU, eager on a GPU (see docs/benchmarks.md); '
                           'onnxruntime with a .onnx model')
     run.add_argument('--fp32', action='store_true', help='on a GPU, run fp32 instead of fp16')
-    run.add_argument('--threads', type=int, default=None, help='CPU threads (torch and onnxruntime)')
-    run.add_argument('--tile', type=int, default=DEFAULT_TILE,
+    run.add_argument('--threads', type=positive_int, default=None, help='CPU threads (torch and onnxruntime)')
+    run.add_argument('--tile', type=non_negative_int, default=DEFAULT_TILE,
                      help=f'tile size in input pixels for large images (default {DEFAULT_TILE}; 0 = whole image)')
-    run.add_argument('--tile-overlap', type=int, default=DEFAULT_OVERLAP,
+    run.add_argument('--tile-overlap', type=non_negative_int, default=DEFAULT_OVERLAP,
                      help=f'input pixels shared by neighbouring tiles, blended (default {DEFAULT_OVERLAP})')
 
     faces = parser.add_argument_group('GCFSR students (faces)')
     faces.add_argument('--face-mode', default='photo', choices=['photo', 'aligned'],
                        help='photo: detect, align, restore and paste back faces; aligned: inputs are aligned '
                             'face crops')
-    faces.add_argument('--outscale', type=float, default=2, help='photo mode: upscaling factor of the whole photo')
-    faces.add_argument('--factor', type=float, default=None,
+    faces.add_argument('--outscale', type=positive_float, default=2,
+                       help='photo mode: upscaling factor of the whole photo')
+    faces.add_argument('--factor', type=positive_float, default=None,
                        help='factor condition (GCFSR in_size · cond_norm); default: from the face size')
-    faces.add_argument('--factor-range', type=float, nargs=2, default=list(DEFAULT_FACTOR_RANGE),
+    faces.add_argument('--factor-range', type=positive_float, nargs=2, default=list(DEFAULT_FACTOR_RANGE),
                        help='clip the estimated factor to this range (default: GCFSR\'s training factors 4 32)')
     faces.add_argument('--face-model-dir', default='experiments/pretrained_models/facexlib',
                        help='folder with facexlib\'s detection_Resnet50_Final.pth and parsing_parsenet.pth')
     faces.add_argument('--det-model', default='retinaface_resnet50',
                        choices=['retinaface_resnet50', 'retinaface_mobile0.25'])
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_tiling(parser, args.tile, args.tile_overlap)
+    check_range(parser, *args.factor_range, '--factor-range')
+    return args
 
 
 def list_images(path):

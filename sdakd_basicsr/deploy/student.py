@@ -16,7 +16,6 @@ import os
 from copy import deepcopy
 from dataclasses import dataclass, field
 
-import torch
 import yaml
 
 import sdakd_basicsr  # noqa: F401  (registers the GCFSR archs with BasicSR)
@@ -24,7 +23,8 @@ from basicsr.archs import build_network
 from basicsr.utils.options import ordered_yaml
 
 from sdakd_basicsr.families import build_family
-from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked
+from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked, load_checkpoint_file
+from sdakd_basicsr.utils.file_kinds import check_generator_file
 
 CARD_VERSION = 1
 EXPORT_PARAM_KEY = 'params'
@@ -158,7 +158,8 @@ def load_student(checkpoint, option_file=None, param_key='params_ema'):
         raise FileNotFoundError(f'student checkpoint {checkpoint!r} does not exist; point to '
                                 'experiments/<name>/models/net_g_<iter>.pth or to an exported .pth.')
     spec = find_spec(checkpoint, option_file)
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state = load_checkpoint_file(checkpoint, '--model')
+    check_generator_file(checkpoint, state)  # a training state, a discriminator...: say which file to pass
     exported = option_file is None
     if not exported and isinstance(state, dict) and param_key not in state:
         present = [k for k in state if isinstance(state[k], dict)]

@@ -12,7 +12,8 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
 from sdakd_basicsr.distributed import gather_rank_states, own_rank_state
-from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked
+from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked, prune_checkpoints
+from sdakd_basicsr.utils.run_identity import check_resume, run_record
 
 
 def get_rng_states():
@@ -71,6 +72,17 @@ class ExactResumeMixin:
             if getattr(self, attr, None) is not None:
                 self.save_network(getattr(self, attr), f'net_{label}', current_iter)
         self.save_training_state(epoch, current_iter, rank_states)
+        self._prune_checkpoints()
+
+    @master_only
+    def _prune_checkpoints(self):
+        for path in prune_checkpoints(self.opt):
+            get_root_logger().info(f'Removed {path} (left by an interrupted save, or beyond logger.keep_last_states)')
+
+    def _network_files(self, current_iter):
+        """Names of the network files :meth:`save` writes for ``current_iter`` (the training state needs them)."""
+        labels = ['g'] + [label for label, attr in self.trained_networks() if getattr(self, attr, None) is not None]
+        return [f'net_{label}_{current_iter}.pth' for label in labels]
 
     def _rank_state(self):
         """What differs between the processes of a distributed run: random streams and the extra state."""
@@ -96,14 +108,20 @@ class ExactResumeMixin:
         state = {'epoch': epoch, 'iter': current_iter,
                  'optimizers': [o.state_dict() for o in self.optimizers],
                  'schedulers': [s.state_dict() for s in self.schedulers],
-                 'exact_resume': {'ranks': rank_states or [self._rank_state()]}}
+                 'exact_resume': {'ranks': rank_states or [self._rank_state()]},
+                 'run_record': run_record(self.opt),
+                 # written last: a state on disk means these files are complete (auto-resume checks them)
+                 'network_files': self._network_files(current_iter)}
         atomic_torch_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     # ------------------------------------------------------------------ resuming
     def resume_training(self, resume_state):
         """Optimizers and schedulers (BasicSR), every trained network, the random streams and the extra state."""
-        super().resume_training(resume_state)
         resume_iter = resume_state['iter']
+        # the options must still describe the saved run; checked before any saved weights are loaded
+        check_resume(resume_state.get('run_record'), self.opt, resume_iter, get_root_logger(),
+                     self.opt['path'].get('resume_state'))
+        super().resume_training(resume_state)
         models_dir = self.opt['path']['models']
 
         def load(net, label, key='params'):

@@ -9,6 +9,8 @@ import os
 
 import torch
 
+from sdakd_basicsr.utils.checkpoint import check_keep_options
+
 #: dataset keys holding a folder (disk backend) or an LMDB folder
 FOLDER_KEYS = ('dataroot_gt', 'dataroot_lq', 'dataroot')
 #: dataset keys holding one file
@@ -79,3 +81,4 @@ def check_training_options(opt):
     """All checks above, for a training run; called before datasets and networks are built."""
     check_devices(opt)
     check_dataset_paths(opt)
+    check_keep_options(opt)
