@@ -6,6 +6,7 @@ driver" when the first network moves to CUDA. Each check here raises one error t
 value and the fix.
 """
 import os
+import sys
 
 import torch
 
@@ -75,7 +76,39 @@ def check_devices(opt):
                           'or num_gpu: auto.')
 
 
+def _option_file_on_command_line(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if '-opt' in argv[:-1]:
+        return argv[argv.index('-opt') + 1]
+    return 'options/<your file>.yml'
+
+
+def check_one_gpu_per_process(opt, argv=None):
+    """A run without a launcher uses at most one GPU.
+
+    With ``num_gpu`` > 1 and ``--launcher none`` BasicSR wraps every network in ``DataParallel``, which this
+    method cannot train: the training-pair queue must hold a whole number of global batches and the feature
+    taps on the student would see only one replica's shard, so the first distillation iteration would fail,
+    after the whole supervised stage. One process per GPU (torchrun) is the supported way.
+
+    Raises:
+        OptionError: naming ``num_gpu`` and giving the torchrun command for the option file on the command line.
+    """
+    num_gpu = opt.get('num_gpu', 0)
+    if num_gpu == 'auto':  # parse_options resolves it, but callers may pass the raw option file
+        num_gpu = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if opt.get('dist') or not isinstance(num_gpu, int) or num_gpu <= 1:
+        return
+    option_file = _option_file_on_command_line(argv)
+    raise OptionError(
+        f'num_gpu={num_gpu} in one process: BasicSR would wrap the networks in DataParallel, which SDAKD training '
+        f'does not support. Start one process per GPU:\n'
+        f'  torchrun --nproc_per_node={num_gpu} -m basicsr.train -opt {option_file} --launcher pytorch\n'
+        f'or train on one GPU: set num_gpu: 1 (or add --force_yml num_gpu=1 to the command line).')
+
+
 def check_training_options(opt):
     """All checks above, for a training run; called before datasets and networks are built."""
     check_devices(opt)
+    check_one_gpu_per_process(opt)
     check_dataset_paths(opt)
