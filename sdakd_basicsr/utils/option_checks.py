@@ -27,6 +27,19 @@ def _where(path):
     return f'{path!r} (relative to the working directory {os.getcwd()})'
 
 
+def _val_set_hint(opt, phase, dataset_opt):
+    """For a Real-ESRGAN paired validation set laid out as ``X/gt`` + ``X/lq``: the command that makes it."""
+    gt, lq = dataset_opt.get('dataroot_gt'), dataset_opt.get('dataroot_lq')
+    if not (phase.startswith('val') and isinstance(gt, str) and isinstance(lq, str) and 'resize_prob' in opt):
+        return ''
+    parent = os.path.dirname(os.path.normpath(gt))
+    if os.path.normpath(gt) != os.path.join(parent, 'gt') or os.path.normpath(lq) != os.path.join(parent, 'lq'):
+        return ''
+    from sdakd_basicsr.make_val_set import command_for
+    return (' To make it from a few HR images, degraded once as the evaluation does: '
+            f'{command_for(_option_file_on_command_line(), parent)}')
+
+
 def check_dataset_paths(opt):
     """Every data folder and meta-info file named in ``opt['datasets']`` exists.
 
@@ -39,7 +52,7 @@ def check_dataset_paths(opt):
         backend = (dataset_opt.get('io_backend') or {}).get('type', 'disk')
         if backend not in ('disk', 'lmdb'):
             continue  # memcached and other backends resolve their own paths
-        hint = DEMO_HINT if 'datasets/demo' in str(dataset_opt) else ''
+        hint = DEMO_HINT if 'datasets/demo' in str(dataset_opt) else _val_set_hint(opt, phase, dataset_opt)
         for key in FOLDER_KEYS:
             path = dataset_opt.get(key)
             if isinstance(path, str) and not os.path.isdir(path):
