@@ -29,7 +29,7 @@ METHODS = {
     'teacher_d': "Baseline: SDAKD's schedule and distillation, but against the teacher's released discriminator "
                  '(fine-tuned).',
     'teacher_d_scratch': "Baseline: SDAKD's schedule and distillation against a full-width (teacher-size) "
-                         'discriminator trained from scratch (no teacher D weights available).',
+                         'discriminator trained from scratch (GCFSR released no D; for x4plus a control of teacher_d).',
     'gan_compression': 'Baseline (GAN Compression-style): from the first iteration, output distillation + feature '
                        'distillation through single 1x1-conv adaptors + GAN loss against a full-width D from scratch.',
     'omgd': 'Baseline (OMGD-like): discriminator-free; output distillation + feature distillation (+ the GT '
