@@ -207,7 +207,8 @@ def check_tiling(work, size):
     tile, overlap = size['tile'], size['tile'] // 8
 
     def runner(on, fp16):
-        return StudentRunner(net, spec, backend='eager', device=on, half=fp16, tile=tile, overlap=overlap)
+        # the inference command's own backend choice: eager on a GPU, channels_last on the CPU
+        return StudentRunner(net, spec, device=on, half=fp16, tile=tile, overlap=overlap)
 
     _reset_peak(device)
     low, low_s = _time_upscale(runner(device, half), lr, device)
@@ -315,8 +316,9 @@ def full_scale_files():
     return sorted(glob.glob(os.path.join(REPO_ROOT, 'options', 'sdakd_*.yml')))
 
 
-def check_full_scale(work, size):
-    """s/iteration and peak memory of every full-scale option file, via scripts/benchmark_training.py."""
+def check_full_scale(work, size, save=None):
+    """s/iteration and peak memory of every full-scale option file, via scripts/benchmark_training.py; ``save``
+    receives the rows so far after each file (a time limit then keeps the files already measured)."""
     import runpy
 
     from sdakd_basicsr.models.stages import parse_stages
@@ -350,11 +352,14 @@ def check_full_scale(work, size):
                                 '(5 per step kind), random teacher',
                      'result': ', '.join(f'{name} {steps[name]:.3f} s/it' for name in stages),
                      'peak_gb': _peak_gb(size['device']), 'ok': True})
+        if save:
+            save(rows)
     return rows
 
 
-def run_one(name, work, size):
-    return globals()[f'check_{name}'](work, size)
+def run_one(name, work, size, save):
+    check = globals()[f'check_{name}']
+    save(check(work, size, save) if name == 'full_scale' else check(work, size))
 
 
 def _environment(device):
@@ -395,9 +400,11 @@ def main(argv=None):
     size.update(changes)
     if args.run_one:  # the child process of one check
         import sdakd_basicsr  # noqa: F401
-        rows = run_one(args.run_one, args.work, size)
-        with open(args.json, 'w') as handle:
-            json.dump(rows, handle)
+
+        def save(rows):
+            with open(args.json, 'w') as handle:
+                json.dump(rows, handle)
+        run_one(args.run_one, args.work, size, save)
         return 0
     if not args.dry_run:
         import torch
@@ -423,10 +430,10 @@ def main(argv=None):
             except subprocess.TimeoutExpired:
                 failure = f'stopped after {TIMEOUTS[name]} s'
             seconds = time.perf_counter() - start
-            if failure is None:
+            if os.path.isfile(out_json):  # all rows, or those written before a failure
                 with open(out_json) as handle:
                     rows += json.load(handle)
-            else:
+            if failure is not None:
                 rows.append({'check': name, 'setting': '', 'result': f'FAILED: {failure}', 'peak_gb': None,
                              'ok': False})
             print(f'gpu_check: {name} {"ok" if failure is None else "FAILED"} in {seconds:.0f} s', file=sys.stderr,
