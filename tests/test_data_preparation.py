@@ -131,3 +131,24 @@ def test_the_walk_in_the_docs_uses_only_commands_and_options_that_exist():
             assert f"'{flag}'" in source, f'{flag} of {command}'
         checked += 1
     assert checked >= 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('lmdb', [False, True])
+def test_prepared_photos_and_written_options_train_and_export(prepared, tmp_path, lmdb):
+    """The walk of docs/own_photos.md on the tiny recipe: prepared data, written option file, BasicSR training
+    (three stages), export. Only the base file differs from the docs (the tiny test recipe trains on a CPU)."""
+    from helpers import TINY_REALESRGAN_YML, run_cli, save_random_teacher
+    teacher = str(tmp_path / 'teacher.pth')
+    save_random_teacher(teacher, load_yaml(TINY_REALESRGAN_YML)['network_g_teacher'])
+    out = str(tmp_path / 'my_photos.yml')
+    assert make_options.main(['--base', TINY_REALESRGAN_YML, '--teacher', teacher, '--data', prepared, '--gpus', '0',
+                              '--iters', '3', '--val', 'none', '--out', out] + (['--lmdb'] if lmdb else [])) == 0
+    proc = run_cli(['-m', 'basicsr.train', '-opt', out], cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    model = tmp_path / 'experiments' / 'sdakd_my_photos_w0.5' / 'models' / 'net_g_latest.pth'
+    assert model.is_file()
+    proc = run_cli([os.path.join(REPO_ROOT, 'scripts', 'export_student.py'), '--model', str(model), '--opt', out,
+                    '--out', str(tmp_path / 'exported' / 'student')], cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / 'exported' / 'student.pth').is_file()
