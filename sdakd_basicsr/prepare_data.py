@@ -1,7 +1,7 @@
 """Prepare a folder of HR images for training: ``python -m sdakd_basicsr.prepare_data``.
 
 Multiscale copies, 400 px sub-images, their ``meta_info.txt`` and optionally an LMDB, as Real-ESRGAN prepares
-DF2K (:mod:`sdakd_basicsr.data.preparation`). The output folder is what ``python -m sdakd_basicsr.make_options
+DF2K (:mod:`sdakd_basicsr.data.preparation`). The output folder is what ``python -m sdakd_basicsr.new_experiment
 --data`` expects.
 
 Examples:

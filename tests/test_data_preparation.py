@@ -10,7 +10,7 @@ import sdakd_basicsr  # noqa: F401
 from basicsr.data.realesrgan_dataset import RealESRGANDataset
 from basicsr.utils.options import ordered_yaml
 from helpers import REPO_ROOT, load_yaml
-from sdakd_basicsr import make_options, prepare_data
+from sdakd_basicsr import new_experiment, prepare_data
 from sdakd_basicsr.models.stages import parse_stages
 from sdakd_basicsr.utils.option_checks import check_dataset_paths
 
@@ -86,7 +86,7 @@ def test_option_file_for_own_photos(prepared, tmp_path, monkeypatch, capsys, lmd
     out = str(tmp_path / 'options' / 'my_photos.yml')
     args = ['--teacher', 'weights/teacher.pth', '--data', prepared, '--width', '0.25', '--gpus', '2',
             '--iters', '1000', '--out', out, '--val', 'none', '--base', FULL_SCALE] + (['--lmdb'] if lmdb else [])
-    assert make_options.main(args) == 0
+    assert new_experiment.main(args) == 0
     assert f'torchrun --nproc_per_node=2 -m basicsr.train -opt {out} --launcher pytorch' in capsys.readouterr().out
     with open(out) as handle:
         opt = yaml.load(handle, Loader=ordered_yaml()[0])
@@ -142,7 +142,7 @@ def test_prepared_photos_and_written_options_train_and_export(prepared, tmp_path
     teacher = str(tmp_path / 'teacher.pth')
     save_random_teacher(teacher, load_yaml(TINY_REALESRGAN_YML)['network_g_teacher'])
     out = str(tmp_path / 'my_photos.yml')
-    assert make_options.main(['--base', TINY_REALESRGAN_YML, '--teacher', teacher, '--data', prepared, '--gpus', '0',
+    assert new_experiment.main(['--base', TINY_REALESRGAN_YML, '--teacher', teacher, '--data', prepared, '--gpus', '0',
                               '--iters', '3', '--val', 'none', '--out', out] + (['--lmdb'] if lmdb else [])) == 0
     proc = run_cli(['-m', 'basicsr.train', '-opt', out], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

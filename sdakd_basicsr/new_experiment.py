@@ -1,4 +1,4 @@
-"""Write an option file that distils a teacher on your own photos: ``python -m sdakd_basicsr.make_options``.
+"""Write an option file that distils a teacher on your own photos: ``python -m sdakd_basicsr.new_experiment``.
 
 The full-scale option file (``--base``) is loaded as a dict, edited and written back: the teacher's weights, the
 training data prepared by ``python -m sdakd_basicsr.prepare_data``, the student width, the number of GPUs and
@@ -6,7 +6,7 @@ the length of the run (stage lengths, learning-rate milestones and checkpoint/va
 Every other setting, the degradation included, stays the base file's.
 
 Example:
-    python -m sdakd_basicsr.make_options --teacher experiments/pretrained_models/RealESRGAN_x4plus.pth \\
+    python -m sdakd_basicsr.new_experiment --teacher experiments/pretrained_models/RealESRGAN_x4plus.pth \\
         --data datasets/my_photos --width 0.5 --gpus 2 --iters 100000 --out options/my_photos.yml
 """
 import argparse
@@ -105,7 +105,7 @@ def main(argv=None):
                              args.val, args.lmdb)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as handle:
-        handle.write(f'# Written by python -m sdakd_basicsr.make_options from {args.base} (its comments explain '
+        handle.write(f'# Written by python -m sdakd_basicsr.new_experiment from {args.base} (its comments explain '
                      'every setting).\n')
         yaml.dump(opt, handle, Dumper=dumper, default_flow_style=None, sort_keys=False, width=120)
     if args.gpus > 1:
