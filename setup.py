@@ -5,6 +5,7 @@ Every install path places ``sdakd_basicsr-startup.pth`` at the root of site-pack
 ``build_py``, an editable ``pip install -e .`` through ``editable_wheel``.
 """
 import os
+import runpy
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
@@ -52,12 +53,20 @@ def editable_wheel_with_startup_hook():
     return EditableWheelWithStartupHook
 
 
+def read_torch_range():
+    """torch and torchvision requirements from sdakd_basicsr/torch_support.py (stdlib only, run without torch)."""
+    namespace = runpy.run_path(os.path.join('sdakd_basicsr', 'torch_support.py'))
+    return namespace['TORCH_REQUIREMENT'], namespace['TORCHVISION_REQUIREMENT']
+
+
 def read_version():
     namespace = {}
     with open(os.path.join('sdakd_basicsr', 'version.py')) as handle:
         exec(handle.read(), namespace)
     return namespace['__version__']
 
+
+TORCH_REQUIREMENT, TORCHVISION_REQUIREMENT = read_torch_range()
 
 setup(
     name='sdakd_basicsr',
@@ -69,11 +78,11 @@ setup(
     packages=find_packages(include=['sdakd_basicsr', 'sdakd_basicsr.*']),
     py_modules=['sdakd_basicsr_startup'],
     python_requires='>=3.10',  # sys.orig_argv, used by the start-up hook
-    # Ranges only; the tested pinned pair lives in requirements.txt.
+    # Ranges only; the tested pinned pair lives in requirements.txt. torch's range: sdakd_basicsr/torch_support.py
     install_requires=[
         'basicsr>=1.4.2',
-        'torch>=1.13',
-        'torchvision>=0.14',
+        TORCH_REQUIREMENT,
+        TORCHVISION_REQUIREMENT,
         'numpy',
         'opencv-python',
         'pyyaml',
@@ -88,4 +97,5 @@ setup(
                     'export': ['spandrel>=0.4.2,<0.5']},
     cmdclass={'build_py': BuildPyWithStartupHook, 'editable_wheel': editable_wheel_with_startup_hook()},
     license='Apache-2.0',
+    license_files=['LICENSE'],
 )

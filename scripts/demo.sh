@@ -31,6 +31,10 @@ if [ "$OPT" = options/demo/sdakd_realesrgan_x4plus_demo_gpu.yml ] && \
   echo "warning: no GPU found; the GPU budget (num_gpu: auto) now runs on the CPU and takes hours" >&2
 fi
 
+# one process trains on one GPU (several GPUs: torchrun, docs/distributed.md), also on a multi-GPU host
+ONE_GPU=()
+if python -c "import torch, sys; sys.exit(torch.cuda.device_count() < 2)"; then ONE_GPU=(--force_yml num_gpu=1); fi
+
 echo "== 2/5 teacher"
 [ -f "$TEACHER" ] || python scripts/convert_realesrgan_ncnn.py --variant x4plus --out "$TEACHER"
 phase_done "teacher conversion"
@@ -41,7 +45,7 @@ phase_done "demo data"
 echo "== 4/5 SDAKD training (python -m basicsr.train -opt $OPT)"
 rm -rf "experiments/$NAME" "tb_logger/$NAME"   # a fresh demo run each time
 set +e
-python -m basicsr.train -opt "$OPT" 2>&1 | grep --line-buffered -E "SDAKD stage|iter: |psnr|Error|error|Traceback"
+python -m basicsr.train -opt "$OPT" "${ONE_GPU[@]}" 2>&1 | grep --line-buffered -E "SDAKD stage|iter: |psnr|Error|error|Traceback"
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" -ne 0 ] || [ ! -f "experiments/$NAME/models/net_g_latest.pth" ]; then

@@ -173,10 +173,11 @@ METHODS = OrderedDict((m.name, m) for m in (
     Method('no_kd_halves', 'baseline', 'As no_kd with the budget split in halves (supervised, then + GAN), as '
            'Real-ESRGAN trains; the baseline of the SRVGGNetCompact students.', _no_kd_halves),
     Method('teacher_d', 'baseline', "SDAKD's schedule and feature distillation against the released teacher D, "
-           'fine-tuned (Real-ESRGAN only: experiments/pretrained_models/RealESRGAN_x4plus_netD.pth, not shipped by '
-           'the ncnn package).', _teacher_d),
+           'fine-tuned (Real-ESRGAN only: the released experiments/pretrained_models/RealESRGAN_x4plus_netD.pth, '
+           'see docs/weights.md; the ncnn package does not ship it).', _teacher_d),
     Method('teacher_d_scratch', 'baseline', 'As teacher_d, but the teacher-size D is trained from scratch '
-           '(sdakd.d_width: 1); the only teacher-D baseline where no D weights are released.', _teacher_d_scratch),
+           '(sdakd.d_width: 1): the teacher-D baseline of GCFSR, which released no D, and a control beside teacher_d '
+           'for Real-ESRGAN.', _teacher_d_scratch),
     Method('gan_compression', 'baseline', 'GAN Compression-style: one stage for the whole budget with GT losses + '
            'output distillation (L1 to the teacher image) + feature distillation through single 1x1-conv adaptors '
            '+ GAN loss against a teacher-size D from scratch.', _gan_compression),

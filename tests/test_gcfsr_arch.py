@@ -250,3 +250,34 @@ def test_latent_count_matches_decoder():
         _, latent = g(x, in_size, noise=noise, return_latents=True)
     assert torch.equal(seen['latent'], latent[:, g.num_latent - 1])
     assert not torch.allclose(reference, perturbed)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_demodulation_of_small_weights_is_finite_in_half_precision(dtype):
+    """fp16: squares of weights ~1e-5 and the eps 1e-8 underflow to 0, so a half-precision rsqrt gives inf."""
+    torch.manual_seed(0)
+    conv = gcfsr_arch.ModulatedConv2d(8, 8, 3, num_style_feat=16).eval()
+    with torch.no_grad():
+        conv.weight.mul_(1e-4)
+    x, style = torch.randn(2, 8, 8, 8), torch.randn(2, 16)
+    with torch.no_grad():
+        reference = conv(x, style)
+        low = conv.to(dtype)(x.to(dtype), style.to(dtype))
+    assert low.dtype == dtype and torch.isfinite(low).all()
+    tolerance = 2e-2 if dtype == torch.float16 else 1e-1
+    assert (low.float() - reference).abs().max() <= tolerance * reference.abs().max()
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_tiny_generator_forward_in_half_precision_matches_fp32(dtype):
+    torch.manual_seed(0)
+    g = GCFSRGenerator(**TINY).eval()
+    x, in_size = torch.rand(1, 3, 64, 64) * 2 - 1, torch.full((1, 1), 0.25)
+    noise = g.make_noise(1)
+    with torch.no_grad():
+        reference, _ = g(x, in_size, noise=noise)
+        g = g.to(dtype)
+        low, _ = g(x.to(dtype), in_size.to(dtype), noise=[n.to(dtype) for n in noise])
+    assert torch.isfinite(low).all()
+    print(f'GCFSR tiny {dtype}: max |diff| to fp32 {(low.float() - reference).abs().max():.4f}')
+    assert (low.float() - reference).abs().max() <= 0.1

@@ -59,6 +59,17 @@ def test_tiling_of_an_elementwise_map_is_exact():
     assert torch.allclose(out, torch.repeat_interleave(torch.repeat_interleave(image * 2, 2, 2), 2, 3), atol=1e-6)
 
 
+def test_tiling_accumulates_on_the_backends_device():
+    """A CUDA backend fed CPU tiles returns CUDA tensors; the blend must live there, not on the input's device."""
+    image = torch.rand(1, 3, 40, 50)
+
+    def backend_on_meta(x):
+        return torch.empty(1, 3, x.shape[2] * 2, x.shape[3] * 2, device='meta', dtype=torch.float16)
+
+    out = tiled_forward(backend_on_meta, image, 2, tile=16, overlap=4)
+    assert out.device.type == 'meta' and out.shape == (1, 3, 80, 100) and out.dtype == torch.float32
+
+
 def test_tiled_and_untiled_agree_on_a_real_photo_with_real_weights(real_rrdb, photo):
     net, spec = real_rrdb
     lr = image_to_tensor(photo[60:156, 150:278])  # 96 x 128: face, hair, suit

@@ -5,6 +5,7 @@ torch, the literal ``python -m basicsr.train`` command (slow: a subprocess).
 """
 import os
 import shutil
+import sys
 
 import pytest
 import torch
@@ -15,7 +16,8 @@ import sdakd_basicsr  # noqa: F401
 from helpers import (TINY_REALESRGAN_YML, load_yaml, prepare_tiny_realesrgan_run, run_cli, save_random_teacher,
                      training_opt)
 from sdakd_basicsr.utils.checkpoint import load_checked
-from sdakd_basicsr.utils.option_checks import OptionError, check_devices, check_training_options
+from sdakd_basicsr.utils.option_checks import (OptionError, check_devices, check_one_gpu_per_process,
+                                               check_training_options)
 
 TEACHER_OPTION = 'path.pretrain_network_g_teacher'
 
@@ -121,6 +123,34 @@ def test_more_gpus_than_there_are(monkeypatch):
     check_devices({'num_gpu': 1})
     with pytest.raises(OptionError, match=r'num_gpu=4, but torch finds only 1 GPU'):
         check_devices({'num_gpu': 4})
+
+
+@pytest.mark.parametrize('num_gpu', [4, 'auto'])
+def test_several_gpus_in_one_process_are_refused_with_the_torchrun_command(monkeypatch, num_gpu):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)  # the machine boundary: four GPUs
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)
+    argv = ['-opt', 'options/sdakd_realesrgan_x4plus.yml']
+    with pytest.raises(OptionError) as info:
+        check_one_gpu_per_process({'num_gpu': num_gpu, 'dist': False}, argv)
+    assert ('torchrun --nproc_per_node=4 -m basicsr.train -opt options/sdakd_realesrgan_x4plus.yml '
+            '--launcher pytorch') in str(info.value)
+    assert 'num_gpu: 1' in str(info.value)
+    check_one_gpu_per_process({'num_gpu': 4, 'dist': True}, argv)  # torchrun: one GPU per process
+    check_one_gpu_per_process({'num_gpu': 1, 'dist': False}, argv)
+
+
+def test_several_gpus_are_refused_before_the_model_is_built(tiny_root, monkeypatch):
+    """BasicSR's own train_pipeline with num_gpu: auto on a (mocked) 2-GPU host stops before build_model."""
+    import basicsr.train
+    monkeypatch.chdir(tiny_root)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)  # the machine boundary: two GPUs
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    built = []
+    monkeypatch.setattr(basicsr.train, 'build_model', lambda opt: built.append(opt))
+    monkeypatch.setattr(sys, 'argv', ['train', '-opt', TINY_REALESRGAN_YML, '--force_yml', 'num_gpu=auto'])
+    with pytest.raises(OptionError, match=r'torchrun --nproc_per_node=2 -m basicsr.train -opt .*tiny.* --launcher'):
+        basicsr.train.train_pipeline(str(tiny_root))
+    assert not built
 
 
 @pytest.mark.slow

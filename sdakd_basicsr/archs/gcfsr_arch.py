@@ -216,7 +216,7 @@ class ModulatedConv2d(nn.Module):
         demodulate (bool): normalise each output filter to unit norm.
         sample_mode (str | None): ``'upsample'`` (×2, transposed conv then blur) or None.
         resample_kernel (sequence[int]): blur taps for upsampling.
-        eps (float): added before the reciprocal square root of demodulation.
+        eps (float): added before the reciprocal square root of demodulation (computed in fp32 for any dtype).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
@@ -237,7 +237,11 @@ class ModulatedConv2d(nn.Module):
         k, c_out = self.kernel_size, self.out_channels
         weight = self.weight * self.scale * self.modulation(style).view(b, 1, c, 1, 1)  # (b, c_out, c, k, k)
         if self.demodulate:
-            weight = weight * torch.rsqrt(weight.pow(2).sum(dim=(2, 3, 4), keepdim=True) + self.eps)
+            # in fp32: in fp16 the squares of small weights and the eps underflow to 0 (rsqrt -> inf), large ones
+            # overflow; bf16 would lose the norm's precision
+            weight32 = weight.float()
+            norm = weight32.pow(2).sum(dim=(2, 3, 4), keepdim=True)
+            weight = (weight32 * torch.rsqrt(norm + self.eps)).to(weight.dtype)
         x = x.reshape(1, b * c, h, w)
         if self.sample_mode == 'upsample':
             # conv_transpose2d takes (in, out, k, k) per group
@@ -282,9 +286,11 @@ class StyleConvFuse(StyleConv):
 
     def forward(self, x, style, noise=None, scale1=None, scale2=None, shift=None):
         out = self._modulate_and_noise(x, style, noise)
+        scale1, scale2 = scale1.float(), scale2.float()  # fp32 for the same reason as the demodulation
         inv_norm = torch.rsqrt(scale1.pow(2) + scale2.pow(2) + 1e-8)
         c = out.shape[1]
-        out = out * (scale1 * inv_norm).view(-1, c, 1, 1) + shift * (scale2 * inv_norm).view(-1, c, 1, 1)
+        w1, w2 = ((scale * inv_norm).to(out.dtype).view(-1, c, 1, 1) for scale in (scale1, scale2))
+        out = out * w1 + shift * w2
         return self.activate(out)
 
 

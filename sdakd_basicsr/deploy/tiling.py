@@ -37,7 +37,8 @@ def tiled_forward(fn, image, scale, tile=256, overlap=16):
         overlap (int): Input pixels shared by neighbouring tiles (blended).
 
     Returns:
-        Tensor: (1, C', H·scale, W·scale), float32 on ``image``'s device.
+        Tensor: (1, C', H·scale, W·scale), float32 on the device of ``fn``'s output (a CUDA backend fed CPU
+        tiles returns CUDA tensors; the accumulators follow the output, not the input).
     """
     if image.dim() != 4 or image.shape[0] != 1:
         raise ValueError(f'tiled_forward takes one image (1, C, H, W), got {tuple(image.shape)}')
@@ -50,10 +51,11 @@ def tiled_forward(fn, image, scale, tile=256, overlap=16):
         for left in tile_starts(width, tile_w, overlap):
             result = fn(image[:, :, top:top + tile_h, left:left + tile_w]).float()
             if out is None:
-                out = image.new_zeros((1, result.shape[1], height * scale, width * scale), dtype=torch.float32)
-                weight = image.new_zeros((1, 1, height * scale, width * scale), dtype=torch.float32)
-                ramp = (_ramp(tile_h * scale, overlap * scale, image.device)[:, None] *
-                        _ramp(tile_w * scale, overlap * scale, image.device)[None, :])
+                # accumulate in float32 where the backend puts its results (fp16 sums of ramps would drift)
+                out = result.new_zeros((1, result.shape[1], height * scale, width * scale))
+                weight = result.new_zeros((1, 1, height * scale, width * scale))
+                ramp = (_ramp(tile_h * scale, overlap * scale, result.device)[:, None] *
+                        _ramp(tile_w * scale, overlap * scale, result.device)[None, :])
             rows = slice(top * scale, (top + tile_h) * scale)
             cols = slice(left * scale, (left + tile_w) * scale)
             out[:, :, rows, cols] += result * ramp
