@@ -27,7 +27,7 @@ def make_experiment(root, yml):
     exp_dir = os.path.join(root, 'experiments', opt['name'])
     os.makedirs(os.path.join(exp_dir, 'models'))
     shutil.copy(yml, os.path.join(exp_dir, os.path.basename(yml)))
-    resolve_network_options(opt, build_family(opt['sdakd']['family']))
+    opt = resolve_network_options(opt, build_family(opt['sdakd']['family']))
     save_random_teacher(os.path.join(exp_dir, 'models', 'net_g_latest.pth'), opt['network_g'], seed=1)
     return exp_dir
 

@@ -55,8 +55,7 @@ def resolved(network_g=None, **sdakd):
     opt = dict(network_g_teacher=dict(X4PLUS), network_d_teacher=dict(X4PLUS_D), sdakd=dict(sdakd))
     if network_g is not None:
         opt['network_g'] = network_g
-    resolve_network_options(opt, build_family('realesrgan', opt['sdakd']))
-    return opt
+    return resolve_network_options(opt, build_family('realesrgan', opt['sdakd']))
 
 
 @pytest.mark.parametrize('num_feat, num_conv, d_feat', [(64, 32, 16), (64, 16, 16), (32, 16, 8), (16, 4, 8)])
@@ -94,7 +93,7 @@ def test_generated_srvgg_option_files_are_up_to_date_and_derive_the_expected_net
                                ('baselines/realesrgan_x4plus_srvgg64x32_no_kd.yml', 32, False),
                                ('baselines/realesrgan_x4plus_srvgg64x16_no_kd.yml', 16, False)):
         opt = load_yaml(os.path.join(REPO_ROOT, 'options', name))
-        resolve_network_options(opt, family)
+        opt = resolve_network_options(opt, family)
         assert opt['network_g'] == srvgg(64, num_conv), name
         assert opt['network_d']['num_feat'] == 16, name
         stages = opt['train']['stages']

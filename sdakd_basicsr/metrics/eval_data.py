@@ -51,6 +51,14 @@ def write_rgb(path, tensor):
         raise OSError(f'could not write {path}')
 
 
+def first_val_dataset(opt):
+    """Options of the option file's first validation set with ``dataroot_gt`` (``datasets.val*``)."""
+    for phase, dataset_opt in opt.get('datasets', {}).items():
+        if phase.split('_')[0] == 'val' and dataset_opt.get('dataroot_gt'):
+            return dataset_opt
+    raise ValueError('the option file has no validation set with dataroot_gt; pass --gt (and --lq)')
+
+
 def bicubic_upscale(lq, scale):
     """MATLAB-style bicubic upscaling (the 'Bicubic' row of SR tables) of a (1, 3, h, w) tensor in [0, 1]."""
     img = imresize(lq[0].permute(1, 2, 0).numpy(), float(scale))
