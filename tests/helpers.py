@@ -48,6 +48,19 @@ def load_yaml(path):
         return yaml.load(handle, Loader=ordered_yaml()[0])
 
 
+def make_experiment(root, yml):
+    """An experiment folder as basicsr.train leaves it: the option file and a (random) student checkpoint."""
+    import shutil
+
+    from sdakd_basicsr.utils.options import load_resolved_options
+    opt, _ = load_resolved_options(yml)
+    exp_dir = os.path.join(root, 'experiments', opt['name'])
+    os.makedirs(os.path.join(exp_dir, 'models'))
+    shutil.copy(yml, os.path.join(exp_dir, os.path.basename(yml)))
+    save_random_teacher(os.path.join(exp_dir, 'models', 'net_g_latest.pth'), opt['network_g'], seed=1)
+    return exp_dir
+
+
 def prepare_tiny_realesrgan_run(root):
     """Data + teacher checkpoint the tiny Real-ESRGAN options need, under working directory ``root``."""
     write_tiny_realesrgan_data(root)

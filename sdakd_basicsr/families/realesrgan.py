@@ -97,6 +97,8 @@ class RealESRGANFamily(TeacherFamily):
     generator_types = ('RRDBNet', )
     discriminator_types = ('UNetDiscriminatorSN', )
     feature_every = 6
+    results_table = {'number': 2, 'title': 'Real-ESRGAN x4', 'metrics': ('psnr', 'ssim', 'lpips', 'niqe', 'fid'),
+                     'per_set_columns': False}
 
     def __init__(self, sdakd_opt=None):
         super().__init__(sdakd_opt)

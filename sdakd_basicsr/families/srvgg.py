@@ -16,6 +16,7 @@ class SRVGGFamily(RealESRGANFamily):
     name = 'srvgg'
     options = {}
     generator_types = ('SRVGGNetCompact', )
+    results_table = dict(RealESRGANFamily.results_table, number=5, title='SRVGG x4')
 
     def scaled_generator_channels(self):
         return {'num_feat': 64}
