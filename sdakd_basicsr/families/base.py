@@ -205,6 +205,9 @@ class TeacherFamily:
     #: whether an exported (ONNX) generator takes any batch size (else batch 1)
     dynamic_batch = True
 
+    #: the family's main SDAKD option file under ``options/`` (what the benchmarks measure), or None
+    main_option_file = None
+
     #: the family's student table of :mod:`sdakd_basicsr.metrics.tables`: ``number`` (T<number>), ``title``,
     #: ``metrics`` (columns per evaluation set) and ``per_set_columns`` (one column group per factor); None: no table
     results_table = None

@@ -27,6 +27,7 @@ class GCFSRFamily(TeacherFamily):
     options = {'scale_style_feat': True}
     generator_types = ('GCFSRGenerator', 'GCFSRBlindGenerator')
     discriminator_types = ('GCFSRDiscriminator', )
+    main_option_file = 'sdakd_gcfsr.yml'
     results_table = {'number': 1, 'title': 'GCFSR', 'metrics': ('fid', 'lpips', 'psnr'), 'per_set_columns': True}
 
     def __init__(self, sdakd_opt=None):

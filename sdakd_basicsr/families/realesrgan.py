@@ -97,6 +97,7 @@ class RealESRGANFamily(TeacherFamily):
     generator_types = ('RRDBNet', )
     discriminator_types = ('UNetDiscriminatorSN', )
     feature_every = 6
+    main_option_file = 'sdakd_realesrgan_x4plus.yml'
     results_table = {'number': 2, 'title': 'Real-ESRGAN x4', 'metrics': ('psnr', 'ssim', 'lpips', 'niqe', 'fid'),
                      'per_set_columns': False}
 

@@ -16,6 +16,7 @@ class SRVGGFamily(RealESRGANFamily):
     name = 'srvgg'
     options = {}
     generator_types = ('SRVGGNetCompact', )
+    main_option_file = None
     results_table = dict(RealESRGANFamily.results_table, number=5, title='SRVGG x4')
 
     def scaled_generator_channels(self):

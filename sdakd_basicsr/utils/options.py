@@ -26,6 +26,17 @@ def write_options(opt, path):
         yaml.dump(opt, handle, Dumper=ordered_yaml()[1], default_flow_style=None)
 
 
+def main_option_files(root=None):
+    """``{family name: path}`` of each family's main SDAKD option file (``main_option_file``) under ``root``/options.
+
+    ``root`` defaults to the repository this package lies in (the benchmarks measure the repository's files).
+    """
+    from sdakd_basicsr.families import FAMILY_REGISTRY
+    root = root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return {name: os.path.join(root, 'options', cls.main_option_file) for name, cls in FAMILY_REGISTRY
+            if getattr(cls, 'main_option_file', None)}
+
+
 def resolve_options(opt):
     """``(resolved copy of opt, its configured teacher family)``: students derived, ``opt`` itself unchanged.
 
