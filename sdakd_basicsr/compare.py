@@ -11,10 +11,8 @@ the evaluator's (:mod:`sdakd_basicsr.metrics.evaluate`); defaults come from the 
 the validation set (``datasets.val``).
 """
 import argparse
-import datetime
 import glob
 import os
-import re
 
 import torch
 
@@ -25,14 +23,9 @@ from sdakd_basicsr.metrics.evaluate import (build_generator, build_teacher, defa
 from sdakd_basicsr.metrics.suite import MetricSuite, to_uint8_rgb
 from sdakd_basicsr.utils.grid import side_by_side, write_image
 from sdakd_basicsr.utils.options import load_resolved_options
+from sdakd_basicsr.utils.training_log import stage_timings
 
 METHODS = ('bicubic', 'student', 'teacher')
-
-# lines of basicsr's training log (logger format '%(asctime)s %(levelname)s: %(message)s')
-_LOG_TIME = r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO: '
-_STAGE_LINE = re.compile(_LOG_TIME + r"SDAKD stage (\d+)/(\d+) (starts|continues \(resumed\)) at iter (\d+): "
-                         r"'([^']*)' \(iters (\d+)-(\d+)")
-_END_LINE = re.compile(_LOG_TIME + r'End of training\. Time consumed: (\S+)')
 
 
 def parse_args(argv=None):
@@ -47,38 +40,6 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per network (median reported)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     return parser.parse_args(argv)
-
-
-def _log_time(text):
-    return datetime.datetime.strptime(text, '%Y-%m-%d %H:%M:%S,%f')
-
-
-def stage_timings(log_text):
-    """Iterations and wall time of every SDAKD stage, read from one basicsr training log.
-
-    A stage's wall time runs from the log line of its first iteration to that of the next stage (or to "End of
-    training"), so it includes the validations and checkpoints in between.
-
-    Returns:
-        dict: ``stages`` (list of dicts: index, count, name, first, last, iters (run in this log), seconds,
-        resumed) and ``total`` (basicsr's "Time consumed" text or None).
-    """
-    stages, end, total = [], None, None
-    for line in log_text.splitlines():
-        match = _STAGE_LINE.match(line)
-        if match:
-            stamp, index, count, verb, first_run, name, first, last = match.groups()
-            stages.append(dict(index=int(index), count=int(count), name=name, first=int(first), last=int(last),
-                               start_iter=int(first_run), start=_log_time(stamp), resumed=verb != 'starts'))
-            continue
-        match = _END_LINE.match(line)
-        if match:
-            end, total = _log_time(match.group(1)), match.group(2)
-    for stage, following in zip(stages, stages[1:] + [None]):
-        stop = following['start'] if following else end
-        stage['iters'] = stage['last'] - stage['start_iter'] + 1
-        stage['seconds'] = (stop - stage['start']).total_seconds() if stop else None
-    return {'stages': stages, 'total': total}
 
 
 def latest_training_log(exp_dir):

@@ -12,7 +12,7 @@ import torch
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr)
 from helpers import REPO_ROOT, load_yaml
 
-from sdakd_basicsr.compare import stage_timings
+from sdakd_basicsr.utils.training_log import iteration_times, stage_timings
 from sdakd_basicsr.utils.grid import CAPTION_HEIGHT, side_by_side
 
 DEMO_YML = os.path.join(REPO_ROOT, 'options', 'demo', 'sdakd_realesrgan_x4plus_demo.yml')
@@ -197,3 +197,13 @@ def test_side_by_side_keeps_every_frame_whole():
     np.testing.assert_array_equal(panel[CAPTION_HEIGHT:, 34:], frames[1][1])
     with pytest.raises(ValueError, match='differ in size'):
         side_by_side([('a', frames[0][1]), ('c', np.zeros((20, 30, 3), np.uint8))])
+
+
+def test_iteration_times_of_consecutive_logged_iterations():
+    log = ('2026-12-01 22:00:00,000 INFO: [srvgg..][epoch:  0, iter:       9, lr:(5.000e-04,)] [eta: 0:00:01, '
+           'time (data): 0.1 (0.0)] l_g_pix: 1.0\n'
+           '2026-12-01 22:00:01,250 INFO: [srvgg..][epoch:  0, iter:      10, lr:(5.000e-04,)] x\n'
+           '2026-12-01 22:00:01,300 INFO: Saving models and training states.\n'
+           '2026-12-01 22:00:03,750 INFO: [srvgg..][epoch:  1, iter:   1,002, lr:(5.000e-04,)] x\n'
+           '2026-12-01 22:00:04,000 INFO: [srvgg..][epoch:  1, iter:   1,003, lr:(5.000e-04,)] x\n')
+    assert iteration_times(log) == {10: 1.25, 1003: 0.25}  # 10 -> 1,002 is not consecutive: left out
