@@ -212,6 +212,20 @@ class TeacherFamily:
     #: ``metrics`` (columns per evaluation set) and ``per_set_columns`` (one column group per factor); None: no table
     results_table = None
 
+    def photo_inputs(self, photo, spec, size=96, factor=8):
+        """Generator inputs made from a real photo (BGR uint8), to check an export: its centre ``size`` crop.
+
+        Args:
+            photo (np.ndarray): The photo (H x W x 3, BGR, as cv2 reads it).
+            spec (StudentSpec): The deployed student (network options, condition norm).
+            size (int): Side of the crop taken as the LR input.
+            factor (float): Factor condition, for families whose generators take one.
+        """
+        from sdakd_basicsr.deploy.runner import image_to_tensor
+        low, high = self.value_range
+        top, left = max(0, (photo.shape[0] - size) // 2), max(0, (photo.shape[1] - size) // 2)
+        return (image_to_tensor(photo[top:top + size, left:left + size]) * (high - low) + low, )
+
     def deploy_fields(self, opt):
         """What a deployed student needs besides its network options: ``{'scale': ...}`` by default.
 

@@ -121,6 +121,20 @@ class GCFSRFamily(TeacherFamily):
     #: the modulated convolutions are grouped convolutions with one group per image; ONNX needs a constant count
     dynamic_batch = False
 
+    def photo_inputs(self, photo, spec, size=96, factor=8):
+        """The photo taken as an aligned face, resized to ``out_size`` and degraded x``factor`` (bicubic down-up),
+        with its factor condition ``in_size = factor / cond_norm``."""
+        import cv2
+
+        from sdakd_basicsr.deploy.runner import image_to_tensor
+        low, high = self.value_range
+        out_size = spec.network_g['out_size']
+        face = cv2.resize(photo, (out_size, out_size), interpolation=cv2.INTER_AREA)
+        small = max(1, round(out_size / factor))
+        lq = cv2.resize(cv2.resize(face, (small, small), interpolation=cv2.INTER_CUBIC), (out_size, out_size),
+                        interpolation=cv2.INTER_CUBIC)
+        return (image_to_tensor(lq) * (high - low) + low, torch.full((1, 1), factor / (spec.cond_norm or 32)))
+
     def deploy_fields(self, opt):
         """``cond_norm`` (``in_size = factor / cond_norm``) of the file's data sets (default 32); no ``scale``:
         the output has the input's size and the factor is the ``in_size`` condition."""
