@@ -13,7 +13,7 @@ import pytest
 
 from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, make_experiment,
                      prepare_tiny_realesrgan_run, save_random_teacher, write_tiny_face_data)
-from sdakd_basicsr.metrics.eval_data import gcfsr_factors
+from sdakd_basicsr.data.gcfsr_eval_data import gcfsr_factors
 from sdakd_basicsr.metrics.evaluate import main as evaluate
 from test_metrics import random_metric_weights  # noqa: F401  (fixture)
 

@@ -97,21 +97,22 @@ class GCFSRFamily(TeacherFamily):
     def evaluation_sets(self, opt, gt=None, lq=None, factors=None, **settings):
         """One set per factor (``factors``, default x8 x16 x32 x64, those leaving at least 8 px of LR side) of
         the file's ``GCFSRValDataset`` validation set; inputs are the deterministic bicubic down-up faces."""
+        from sdakd_basicsr.data import gcfsr_eval_data as gcfsr_data
         from sdakd_basicsr.metrics import eval_data
         out_size = opt['network_g_teacher']['out_size']
-        factors = list(factors or eval_data.GCFSR_FACTORS)
-        usable = eval_data.gcfsr_factors(out_size, factors)
+        factors = list(factors or gcfsr_data.GCFSR_FACTORS)
+        usable = gcfsr_data.gcfsr_factors(out_size, factors)
         if not usable:
-            raise ValueError(f'--factors {factors}: none leaves {eval_data.GCFSR_MIN_LR_SIDE} px at out_size '
+            raise ValueError(f'--factors {factors}: none leaves {gcfsr_data.GCFSR_MIN_LR_SIDE} px at out_size '
                              f'{out_size}')
         sets = []
         for factor in usable:
-            dataset_opt = eval_data.gcfsr_dataset_options(opt, factor)
+            dataset_opt = gcfsr_data.gcfsr_dataset_options(opt, factor)
             info = dict(name=f'{dataset_opt.get("name", "val")}', factor=factor, gt_dir=dataset_opt['dataroot_gt'],
                         lq_dir=dataset_opt.get('dataroot_lq'),
                         gt_files=eval_data.list_images(dataset_opt['dataroot_gt']),
                         inputs='bicubic down-up (GCFSRValDataset)')
-            sets.append((info, lambda d=dataset_opt: eval_data.gcfsr_samples(d, self)))
+            sets.append((info, lambda d=dataset_opt: gcfsr_data.gcfsr_samples(d, self)))
         return sets
 
     def fixed_input_size(self, network_g):

@@ -188,12 +188,13 @@ class RealESRGANFamily(TeacherFamily):
         with ``lq`` given, those LR images instead (the default pairing of :class:`TeacherFamily`)."""
         if lq:
             return super().evaluation_sets(opt, gt=gt, lq=lq)
+        from sdakd_basicsr.data.realesrgan_eval_data import degrade_realesrgan_once
         from sdakd_basicsr.metrics import eval_data
         scale = int(opt['scale'])
         val_opt = eval_data.first_val_dataset(opt) if not gt else {}
         gt_dir = gt or val_opt['dataroot_gt']
         name = val_opt.get('name') or os.path.basename(os.path.normpath(gt_dir))
-        gt_dir, lq_dir = eval_data.degrade_realesrgan_once(opt, gt_dir, cache_dir, degrade_seed, name)
+        gt_dir, lq_dir = degrade_realesrgan_once(opt, gt_dir, cache_dir, degrade_seed, name)
         info = dict(name=f'{name}_realesrgan_seed{degrade_seed}', factor=scale, gt_dir=gt_dir, lq_dir=lq_dir,
                     gt_files=eval_data.list_images(gt_dir), inputs='Real-ESRGAN degradation, saved once')
         return [(info, lambda: eval_data.paired_samples(gt_dir, lq_dir, scale))]

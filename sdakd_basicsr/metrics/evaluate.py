@@ -52,8 +52,8 @@ def parse_args(argv=None):
     parser.add_argument('--gt', help='Real-ESRGAN: GT folder (default: the option file\'s validation GT)')
     parser.add_argument('--lq', help='Real-ESRGAN: use these LR images instead of degrading the GT')
     parser.add_argument('--degrade-seed', type=int, default=0, help='seed of the one-off degradation (default 0)')
-    parser.add_argument('--factors', nargs='+', type=int, default=list(eval_data.GCFSR_FACTORS),
-                        help='GCFSR factors (default: 8 16 32 64, those the size allows)')
+    parser.add_argument('--factors', nargs='+', type=int, default=None,
+                        help='factors of factor-conditioned families (default: the family\'s, those the size allows)')
     parser.add_argument('--cache-dir', default=os.path.join('experiments', 'eval_cache'),
                         help='degraded validation sets and FID statistics (default: %(default)s)')
     parser.add_argument('--inception-weights', help='pytorch-fid weights (default: $TORCH_HOME/hub/checkpoints/'
