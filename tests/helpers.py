@@ -6,7 +6,6 @@ import sys
 
 import cv2
 import torch
-import yaml
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_REALESRGAN_YML = os.path.join(REPO_ROOT, 'options', 'tests', 'sdakd_realesrgan_tiny.yml')
@@ -43,9 +42,9 @@ def save_random_teacher(path, net_opt, seed=0, param_key='params_ema'):
 
 
 def load_yaml(path):
-    from basicsr.utils.options import ordered_yaml
-    with open(path) as handle:
-        return yaml.load(handle, Loader=ordered_yaml()[0])
+    """An option file as the package reads it (:func:`sdakd_basicsr.utils.options.load_options`)."""
+    from sdakd_basicsr.utils.options import load_options
+    return load_options(path)
 
 
 def make_experiment(root, yml):
