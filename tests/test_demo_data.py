@@ -1,6 +1,5 @@
 """The demo data set built from the photos bundled with scikit-image."""
 import hashlib
-import importlib.util
 import os
 import re
 
@@ -17,20 +16,13 @@ from sdakd_basicsr.utils.grid import CAPTION_HEIGHT, side_by_side
 
 DEMO_YML = os.path.join(REPO_ROOT, 'options', 'demo', 'sdakd_realesrgan_x4plus_demo.yml')
 
-SCRIPT = os.path.join(REPO_ROOT, 'datasets', 'make_demo_data.py')
 TILE_NAME = re.compile(r'^(?P<photo>[a-z_]+)_y(?P<top>\d{3})_x(?P<left>\d{3})\.png$')
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location('make_demo_data', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
 def demo():
-    return _load_script()
+    from sdakd_basicsr.data import demo_data
+    return demo_data
 
 
 @pytest.fixture(scope='module')

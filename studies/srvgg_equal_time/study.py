@@ -25,7 +25,6 @@ import argparse
 import glob
 import json
 import os
-import runpy
 import statistics
 import subprocess
 import sys
@@ -147,7 +146,8 @@ def train(args):
 # ---------------------------------------------------------------------------------------------- evaluation
 def held_out_images():
     """[(name, GT RGB uint8 256x256, LR RGB uint8 64x64)]: the demo validation crops, then the extra photos."""
-    demo = runpy.run_path(os.path.join(REPO, 'datasets', 'make_demo_data.py'))
+    from sdakd_basicsr.data import demo_data
+    demo = vars(demo_data)
     import skimage.data
     images = []
     for name in demo['VAL_PHOTOS']:
