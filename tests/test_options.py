@@ -5,7 +5,7 @@ from copy import deepcopy
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, prepare_tiny_realesrgan_run, training_opt
 
 from sdakd_basicsr.deploy.student import spec_from_training_options
 from sdakd_basicsr.families import FAMILY_REGISTRY, build_family, family_for_generator
@@ -26,6 +26,18 @@ def test_resolve_options_returns_a_resolved_copy_and_leaves_the_input_alone():
     assert resolved['network_g']['type'] == opt['network_g_teacher']['type']
     assert resolved['network_d']['num_feat'] < opt['network_d_teacher']['num_feat']
     assert family.name == opt['sdakd']['family']
+
+
+def test_the_model_resolves_its_own_copy_of_the_options(tmp_path, monkeypatch):
+    from basicsr.models import build_model
+    monkeypatch.chdir(tmp_path)
+    opt = training_opt(prepare_tiny_realesrgan_run(str(tmp_path)), str(tmp_path))
+    opt.pop('network_g', None)
+    opt.pop('network_d', None)
+    before = deepcopy(opt)
+    model = build_model(opt)
+    assert opt == before  # basicsr.train's dict is not filled in behind its back
+    assert model.opt['network_g'] == resolve_options(before)[0]['network_g']
 
 
 def test_write_options_round_trips_through_load_options(tmp_path):
