@@ -12,7 +12,7 @@ import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr)
 from helpers import REPO_ROOT, load_yaml
 
 from sdakd_basicsr.utils.training_log import iteration_times, stage_timings
-from sdakd_basicsr.utils.grid import CAPTION_HEIGHT, side_by_side
+from sdakd_basicsr.utils.grid import CAPTION_HEIGHT, grid, side_by_side, write_image
 
 DEMO_YML = os.path.join(REPO_ROOT, 'options', 'demo', 'sdakd_realesrgan_x4plus_demo.yml')
 
@@ -199,3 +199,12 @@ def test_iteration_times_of_consecutive_logged_iterations():
            '2026-12-01 22:00:03,750 INFO: [srvgg..][epoch:  1, iter:   1,002, lr:(5.000e-04,)] x\n'
            '2026-12-01 22:00:04,000 INFO: [srvgg..][epoch:  1, iter:   1,003, lr:(5.000e-04,)] x\n')
     assert iteration_times(log) == {10: 1.25, 1003: 0.25}  # 10 -> 1,002 is not consecutive: left out
+
+
+def test_grid_captions_the_first_row_and_is_written_into_a_new_folder(tmp_path):
+    a, b = np.full((16, 16, 3), 10, np.uint8), np.full((16, 16, 3), 200, np.uint8)
+    image = grid(['nearest', 'teacher'], [[a, b], [b, a]], caption_height=18)
+    assert image.shape == (18 + 2 * 16, 2 * 16, 3)  # one title strip, one row per image, one column per method
+    assert image[18 + 8, 8, 0] == 10 and image[18 + 8, 24, 0] == 200 and image[18 + 24, 8, 0] == 200
+    path = write_image(str(tmp_path / 'new' / 'grid.png'), image)
+    assert cv2.imread(path).shape == image.shape

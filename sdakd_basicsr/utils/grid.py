@@ -2,6 +2,8 @@
 
 Captions sit in a white strip above each frame, never over the picture, so every pixel stays comparable.
 """
+import os
+
 import cv2
 import numpy as np
 
@@ -51,7 +53,8 @@ def grid(titles, rows, gap=0, caption_height=18):
 
 
 def write_image(path, img):
-    """Write an H x W x 3 uint8 BGR image; an OSError names the file when it cannot be written."""
+    """Write an H x W x 3 uint8 BGR image (creating its folder); an OSError names the file if it cannot be written."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if not cv2.imwrite(path, img):
         raise OSError(f'could not write {path}')
     return path
