@@ -229,7 +229,7 @@ def evaluate(args):
     with open(os.path.join(WORK, 'evaluation.json'), 'w') as handle:
         json.dump(result, handle, indent=2)
     print(summary_table(result))
-    for key in ('psnr_teacher', 'psnr_gt', 'niqe'):
+    for key in ('psnr_teacher', 'psnr_gt', 'niqe') if runs else ():
         print(f'\n{key} at equal training minutes:\n' + at_minutes_table(result, key))
 
 
