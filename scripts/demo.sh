@@ -55,8 +55,8 @@ fi
 phase_done "SDAKD training (python -m basicsr.train)"
 
 echo "== 5/5 comparison"
-python scripts/compare_student_teacher.py -opt "$OPT"
-phase_done "comparison (scripts/compare_student_teacher.py)"
+python -m sdakd_basicsr.compare -opt "$OPT"
+phase_done "comparison (python -m sdakd_basicsr.compare)"
 REPORT="experiments/$NAME/comparison/report.md"
 {
   echo; echo "## Demo phases (bash scripts/demo.sh $*)"; echo

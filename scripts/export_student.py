@@ -12,18 +12,12 @@ Examples:
 """
 import argparse
 import json
-import os
-import sys
 
 import cv2
 import numpy as np
-import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from sdakd_basicsr.deploy.onnx_export import export_onnx, max_onnx_error, onnx_session  # noqa: E402
-from sdakd_basicsr.deploy.runner import image_to_tensor  # noqa: E402
-from sdakd_basicsr.deploy.student import export_pth, load_student, write_card  # noqa: E402
+from sdakd_basicsr.deploy.onnx_export import export_onnx, max_onnx_error, onnx_session
+from sdakd_basicsr.deploy.student import export_pth, load_student, write_card
 
 #: largest |ONNX - PyTorch| accepted, in the model's output units (fp32 reassociation of ~10^3 MACs per
 #: output sits around 1e-5; far above that means a wrong graph, not rounding)
@@ -42,33 +36,23 @@ def parse_args(argv=None):
     parser.add_argument('--no-pth', action='store_true', help='skip the .pth export')
     parser.add_argument('--check-image', default=None, help='photo for the ONNX check (default: skimage astronaut)')
     parser.add_argument('--check-size', type=int, default=96,
-                        help='Real-ESRGAN students: side of the centre crop of the photo checked (default 96)')
-    parser.add_argument('--factor', type=float, default=8, help='GCFSR: factor condition of the check (default 8)')
+                        help='side of the centre crop of the photo checked, for any-size students (default 96)')
+    parser.add_argument('--factor', type=float, default=8,
+                        help='factor condition of the check, for factor-conditioned students (default 8)')
     parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE)
     return parser.parse_args(argv)
 
 
 def check_photo(spec, path=None, size=96, factor=8):
-    """Model inputs made from a real photo: an LR crop (Real-ESRGAN), or a face degraded ×factor (GCFSR)."""
+    """Model inputs made from a real photo (the family's ``photo_inputs``); default: the astronaut's head."""
     if path:
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         if img is None:
             raise FileNotFoundError(f'--check-image {path!r} cannot be read')
-        face = img  # taken as an aligned face for GCFSR
     else:
         import skimage.data
-        img = skimage.data.astronaut()[..., ::-1]
-        face = img[0:256, 96:352]  # the astronaut's head
-    low, high = spec.family_adapter.value_range
-    if spec.family != 'gcfsr':
-        top, left = max(0, (img.shape[0] - size) // 2), max(0, (img.shape[1] - size) // 2)
-        return (image_to_tensor(img[top:top + size, left:left + size]) * (high - low) + low, )
-    out_size = spec.network_g['out_size']
-    face = cv2.resize(face, (out_size, out_size), interpolation=cv2.INTER_AREA)
-    small = max(1, round(out_size / factor))
-    lq = cv2.resize(cv2.resize(face, (small, small), interpolation=cv2.INTER_CUBIC), (out_size, out_size),
-                    interpolation=cv2.INTER_CUBIC)
-    return (image_to_tensor(lq) * (high - low) + low, torch.full((1, 1), factor / (spec.cond_norm or 32)))
+        img = skimage.data.astronaut()[0:256, 96:352, ::-1]  # the astronaut's head, BGR
+    return spec.family_adapter.photo_inputs(np.ascontiguousarray(img), spec, size, factor)
 
 
 def main(argv=None):

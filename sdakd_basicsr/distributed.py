@@ -29,7 +29,6 @@ import sys
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import yaml
 from torch.nn.parallel import DistributedDataParallel
 
 from sdakd_basicsr.compat import runs_our_model
@@ -45,9 +44,8 @@ def _option_file_from_argv(argv=None):
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     if not args.opt or not os.path.isfile(args.opt):
         return None
-    from basicsr.utils.options import ordered_yaml
-    with open(args.opt) as handle:
-        return yaml.load(handle, Loader=ordered_yaml()[0])
+    from sdakd_basicsr.utils.options import load_options
+    return load_options(args.opt)
 
 
 def runs_on_cpu(opt):

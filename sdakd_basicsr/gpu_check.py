@@ -10,7 +10,8 @@ Checks (each in its own process, so that one failure or one CUDA context does no
 * ``torchrun``: ``torchrun`` on one GPU with NCCL for a few iterations, cut back to a checkpoint and resumed; the
   last checkpoint must be bit-identical to the uninterrupted run's;
 * ``full_scale``: seconds per iteration and peak GPU memory of each full-scale option file (``options/sdakd_*.yml``),
-  20 timed iterations through ``scripts/benchmark_training.py`` (random teacher weights: the cost is the same).
+  20 timed iterations through ``python -m sdakd_basicsr.benchmarks.training`` (random teacher weights: the cost
+  is the same).
 
 ``--dry-run`` runs the same code on the CPU at the smallest sizes (gloo instead of NCCL, a few iterations, one
 full-scale file timed and every one of them parsed): it checks the plumbing, not the numbers. Teacher weights
@@ -317,12 +318,11 @@ def full_scale_files():
 
 
 def check_full_scale(work, size, save=None):
-    """s/iteration and peak memory of every full-scale option file, via scripts/benchmark_training.py; ``save``
-    receives the rows so far after each file (a time limit then keeps the files already measured)."""
-    import runpy
-
+    """s/iteration and peak memory of every full-scale option file, via ``sdakd_basicsr.benchmarks.training``;
+    ``save`` receives the rows so far after each file (a time limit then keeps the files already measured)."""
+    from sdakd_basicsr.benchmarks import training as benchmark_training
+    from sdakd_basicsr.families import family_from_options
     from sdakd_basicsr.models.stages import parse_stages
-    benchmark = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'benchmark_training.py'))
     files = full_scale_files()
     for path in files:  # every file parses and names its stages correctly, also in a dry run
         parse_stages(_load(path)['train'])
@@ -330,12 +330,12 @@ def check_full_scale(work, size, save=None):
     chosen = size['full_scale_files']
     for path in [p for p in files if chosen is None or os.path.basename(p) in chosen]:
         opt = _load(path)
-        family = opt.get('sdakd', {}).get('family', 'realesrgan')
+        family = family_from_options(opt)
         train = opt['datasets']['train']
         batch = train['batch_size_per_gpu'] if size['device'] == 'cuda' else 1
-        argv = ['-opt', path, '--family', family, '--device', size['device'], '--batch', str(batch),
+        argv = ['-opt', path, '--family', family.name, '--device', size['device'], '--batch', str(batch),
                 '--warmup', '1', '--repeats', '5', '--perceptual', 'auto']
-        if family == 'gcfsr':
+        if 'out_size' in opt['network_g_teacher']:  # a generator built for one image size: shrink that size
             if size['device'] != 'cuda':
                 argv += ['--set', f'out_size={size["gcfsr_size"]}', '--set-d', f'out_size={size["gcfsr_size"]}']
         else:
@@ -344,7 +344,7 @@ def check_full_scale(work, size, save=None):
             if size['device'] != 'cuda':
                 argv += ['--set', f'num_block={size["teacher_blocks"]}']
         _reset_peak(size['device'])
-        result = benchmark['main'](argv)
+        result = benchmark_training.main(argv)
         steps = {row['step']: row['s_per_iter'] for row in result['rows']}
         stages = [name for name in steps if name not in ('reference', 'teacher_forward', 'no_kd_gan')]
         rows.append({'check': f'full-scale {os.path.relpath(path, REPO_ROOT)}',

@@ -41,7 +41,7 @@ def make_val_set(hr_dir, opt, out=DEFAULT_OUT, seed=0):
     Returns:
         tuple[str, str]: The GT and LQ folders.
     """
-    from sdakd_basicsr.metrics.eval_data import degrade_realesrgan_once
+    from sdakd_basicsr.data.realesrgan_eval_data import degrade_realesrgan_once
     out_gt, out_lq = os.path.join(out, 'gt'), os.path.join(out, 'lq')
     for folder in (out_gt, out_lq):
         if os.path.isdir(folder) and os.listdir(folder):

@@ -13,10 +13,6 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Callable
 
-#: teacher discriminators released with the teacher generator, by ``sdakd.family`` (for the ``teacher_d`` baseline;
-#: not shipped by the ncnn package: download them separately)
-RELEASED_TEACHER_D = {'realesrgan': 'experiments/pretrained_models/RealESRGAN_x4plus_netD.pth'}
-
 
 @dataclass(frozen=True)
 class Schedule:
@@ -108,12 +104,13 @@ def _no_kd_halves(opt, plan):
 
 
 def _teacher_d(opt, plan):
-    family = opt['sdakd'].get('family')
-    if family not in RELEASED_TEACHER_D:
-        raise ValueError(f'teacher_d needs the released teacher discriminator, which sdakd.family={family!r} does '
-                         'not have; use teacher_d_scratch (a teacher-size D trained from scratch)')
+    from sdakd_basicsr.families import family_from_options
+    family = family_from_options(opt)
+    if family.released_teacher_d is None:
+        raise ValueError(f'teacher_d needs the released teacher discriminator, which sdakd.family={family.name!r} '
+                         'does not have; use teacher_d_scratch (a teacher-size D trained from scratch)')
     path = opt.setdefault('path', OrderedDict())
-    insert_after(path, 'strict_load_g_teacher', 'pretrain_network_d_teacher', RELEASED_TEACHER_D[family])
+    insert_after(path, 'strict_load_g_teacher', 'pretrain_network_d_teacher', family.released_teacher_d)
     insert_after(path, 'pretrain_network_d_teacher', 'param_key_d_teacher', 'params')
     gt = list(plan.gt)
     opt['train']['stages'] = [sdakd_stages(plan)[0], stage('distill', plan.s2, gt + ['distill'], 'teacher'),

@@ -23,15 +23,15 @@ def basicsr_train_root(argv=None):
     the working directory instead. Other models keep BasicSR's choice, exactly as without this plugin.
     """
     import basicsr.train
-    from basicsr.utils.options import ordered_yaml
 
     from sdakd_basicsr.compat import runs_our_model
     argv = sys.argv[1:] if argv is None else argv
     basicsr_root = os.path.abspath(os.path.join(basicsr.train.__file__, os.pardir, os.pardir))
     try:
         import yaml
-        with open(argv[argv.index('-opt') + 1]) as handle:
-            opt = yaml.load(handle, Loader=ordered_yaml()[0])
+
+        from sdakd_basicsr.utils.options import load_options
+        opt = load_options(argv[argv.index('-opt') + 1])
     except (ValueError, IndexError, OSError, yaml.YAMLError):
         return basicsr_root  # BasicSR reports the bad -opt itself
     return os.getcwd() if isinstance(opt, dict) and runs_our_model(opt) else basicsr_root

@@ -6,7 +6,6 @@ import sys
 
 import cv2
 import torch
-import yaml
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_REALESRGAN_YML = os.path.join(REPO_ROOT, 'options', 'tests', 'sdakd_realesrgan_tiny.yml')
@@ -43,9 +42,22 @@ def save_random_teacher(path, net_opt, seed=0, param_key='params_ema'):
 
 
 def load_yaml(path):
-    from basicsr.utils.options import ordered_yaml
-    with open(path) as handle:
-        return yaml.load(handle, Loader=ordered_yaml()[0])
+    """An option file as the package reads it (:func:`sdakd_basicsr.utils.options.load_options`)."""
+    from sdakd_basicsr.utils.options import load_options
+    return load_options(path)
+
+
+def make_experiment(root, yml):
+    """An experiment folder as basicsr.train leaves it: the option file and a (random) student checkpoint."""
+    import shutil
+
+    from sdakd_basicsr.utils.options import load_resolved_options
+    opt, _ = load_resolved_options(yml)
+    exp_dir = os.path.join(root, 'experiments', opt['name'])
+    os.makedirs(os.path.join(exp_dir, 'models'))
+    shutil.copy(yml, os.path.join(exp_dir, os.path.basename(yml)))
+    save_random_teacher(os.path.join(exp_dir, 'models', 'net_g_latest.pth'), opt['network_g'], seed=1)
+    return exp_dir
 
 
 def prepare_tiny_realesrgan_run(root):

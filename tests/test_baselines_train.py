@@ -16,7 +16,8 @@ from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, logge
                      prepare_tiny_realesrgan_run, save_random_teacher, write_tiny_face_data)
 
 from sdakd_basicsr.make_options import variant_text
-from sdakd_basicsr.methods import METHODS, RELEASED_TEACHER_D, make_variant
+from sdakd_basicsr.families import build_family
+from sdakd_basicsr.methods import METHODS, make_variant
 
 TOTAL_ITER = 3
 
@@ -55,8 +56,8 @@ def roots(tmp_path_factory):
     """Working directories with tiny data and random teachers (and a random released-style D for teacher_d)."""
     realesrgan = str(tmp_path_factory.mktemp('realesrgan'))
     opt = prepare_tiny_realesrgan_run(realesrgan)
-    save_random_teacher(os.path.join(realesrgan, RELEASED_TEACHER_D['realesrgan']), opt['network_d_teacher'],
-                        param_key='params')
+    released_d = os.path.join(realesrgan, build_family('realesrgan').released_teacher_d)
+    save_random_teacher(released_d, opt['network_d_teacher'], param_key='params')
     gcfsr = str(tmp_path_factory.mktemp('gcfsr'))
     write_tiny_face_data(gcfsr)
     opt = load_yaml(TINY_GCFSR_SDAKD_YML)

@@ -1,30 +1,20 @@
-"""scripts/benchmark_inference.py with tiny teachers of both families: tables, MAC counts, student widths.
+"""python -m sdakd_basicsr.benchmarks.inference on tiny teachers of both families: tables, MACs, student widths.
 
 Timings are never asserted (the numbers depend on the machine and its load).
 """
-import importlib
-import os
-import sys
-
 import pytest
 import torch
 
-from helpers import REPO_ROOT
 
 TINY_RRDB = ['--set', 'num_block=1', 'num_feat=16', 'num_grow_ch=8', '--set-d', 'num_feat=16']
 TINY_GCFSR = ['--family', 'gcfsr', '--set', 'out_size=64', 'narrow=0.25', '--set-d', 'out_size=64', 'narrow=0.25']
 QUICK = ['--warmup', '0', '--repeats', '1']
 
 
-def load_script(name):
-    """A script of scripts/ as a module (scripts/ is not a package)."""
-    sys.path.insert(0, os.path.join(REPO_ROOT, 'scripts'))
-    return importlib.import_module(name)
-
-
 @pytest.fixture(scope='module')
 def bench():
-    return load_script('benchmark_inference')
+    from sdakd_basicsr.benchmarks import inference
+    return inference
 
 
 @pytest.fixture(autouse=True)

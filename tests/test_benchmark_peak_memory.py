@@ -1,8 +1,8 @@
-"""scripts/peak_memory.py and sdakd_basicsr.utils.profiling.peak_rss_of."""
+"""python -m sdakd_basicsr.benchmarks.peak_memory and sdakd_basicsr.utils.profiling.peak_rss_of."""
 import json
 import sys
 
-from test_benchmark_inference import load_script
+from sdakd_basicsr.benchmarks import peak_memory
 from sdakd_basicsr.utils.profiling import peak_rss_of
 
 
@@ -15,6 +15,6 @@ def test_peak_rss_of_a_command():
 
 def test_script_prints_a_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / 'rss.json'
-    result = load_script('peak_memory').main(['--json', str(out), '--', sys.executable, '-c', 'pass'])
+    result = peak_memory.main(['--json', str(out), '--', sys.executable, '-c', 'pass'])
     assert result['returncode'] == 0 and '| Peak RSS (MiB)' in capsys.readouterr().out
     assert json.loads(out.read_text())['command'] == [sys.executable, '-c', 'pass']

@@ -1,4 +1,4 @@
-"""scripts/benchmark_training.py with tiny teachers of both families: the real SDAKDModel step per stage.
+"""python -m sdakd_basicsr.benchmarks.training with tiny teachers of both families: the real SDAKDModel step per stage.
 
 Timings are never asserted (the numbers depend on the machine and its load).
 """
@@ -6,14 +6,15 @@ import json
 
 import pytest
 
-from test_benchmark_inference import load_script, one_thread  # noqa: F401  (fixture)
+from test_benchmark_inference import one_thread  # noqa: F401  (fixture)
 
 QUICK = ['--batch', '1', '--warmup', '0', '--repeats', '1']
 
 
 @pytest.fixture(scope='module')
 def bench():
-    return load_script('benchmark_training')
+    from sdakd_basicsr.benchmarks import training
+    return training
 
 
 @pytest.mark.parametrize('family, extra, taps, perceptual', [

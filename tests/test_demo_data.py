@@ -1,6 +1,5 @@
 """The demo data set built from the photos bundled with scikit-image."""
 import hashlib
-import importlib.util
 import os
 import re
 
@@ -12,22 +11,18 @@ import torch
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr)
 from helpers import REPO_ROOT, load_yaml
 
+from sdakd_basicsr.utils.training_log import iteration_times, stage_timings
+from sdakd_basicsr.utils.grid import CAPTION_HEIGHT, grid, side_by_side, write_image
+
 DEMO_YML = os.path.join(REPO_ROOT, 'options', 'demo', 'sdakd_realesrgan_x4plus_demo.yml')
 
-SCRIPT = os.path.join(REPO_ROOT, 'datasets', 'make_demo_data.py')
 TILE_NAME = re.compile(r'^(?P<photo>[a-z_]+)_y(?P<top>\d{3})_x(?P<left>\d{3})\.png$')
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location('make_demo_data', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
 def demo():
-    return _load_script()
+    from sdakd_basicsr.data import demo_data
+    return demo_data
 
 
 @pytest.fixture(scope='module')
@@ -162,14 +157,6 @@ def test_demo_variants_differ_only_in_budget(variant):
     assert (other['num_gpu'] == 'auto') == (variant == 'gpu')
 
 
-def _load_compare():
-    spec = importlib.util.spec_from_file_location(
-        'compare_student_teacher', os.path.join(REPO_ROOT, 'scripts', 'compare_student_teacher.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 LOG_EXCERPT = """\
 2026-12-01 21:45:13,272 INFO: SDAKD stage 1/2: 'supervised' (iters 1-20; losses: pixel×1; D trained: none)
 2026-12-01 21:45:13,638 INFO: SDAKD stage 1/2 starts at iter 1: 'supervised' (iters 1-20; losses: pixel×1)
@@ -182,24 +169,42 @@ LOG_EXCERPT = """\
 
 
 def test_report_reads_stage_iterations_and_times_from_the_log():
-    timings = _load_compare().stage_timings(LOG_EXCERPT)
+    timings = stage_timings(LOG_EXCERPT)
     assert timings['total'] == '0:01:13'
     (first, second) = timings['stages']
     assert (first['name'], first['first'], first['last'], first['iters']) == ('supervised', 1, 20, 20)
     assert first['seconds'] == pytest.approx(13.0) and second['seconds'] == pytest.approx(60.0)
     assert not first['resumed']
-    resumed = _load_compare().stage_timings(LOG_EXCERPT.replace('2/2 starts at iter 21', '2/2 continues (resumed) at '
-                                                                'iter 31').split('2026-12-01 21:45:46')[0])
+    resumed_log = LOG_EXCERPT.replace('2/2 starts at iter 21', '2/2 continues (resumed) at iter 31')
+    resumed = stage_timings(resumed_log.split('2026-12-01 21:45:46')[0])
     assert resumed['stages'][1]['resumed'] and resumed['stages'][1]['iters'] == 10
     assert resumed['stages'][1]['seconds'] is None and resumed['total'] is None  # not finished
 
 
 def test_side_by_side_keeps_every_frame_whole():
-    compare = _load_compare()
     frames = [(name, np.full((40, 30, 3), value, np.uint8)) for name, value in (('a', 10), ('b', 200))]
-    panel = compare.side_by_side(frames, gap=4)
-    assert panel.shape == (40 + compare.CAPTION_HEIGHT, 30 + 4 + 30, 3)
-    np.testing.assert_array_equal(panel[compare.CAPTION_HEIGHT:, :30], frames[0][1])  # no caption over the image
-    np.testing.assert_array_equal(panel[compare.CAPTION_HEIGHT:, 34:], frames[1][1])
+    panel = side_by_side(frames, gap=4)
+    assert panel.shape == (40 + CAPTION_HEIGHT, 30 + 4 + 30, 3)
+    np.testing.assert_array_equal(panel[CAPTION_HEIGHT:, :30], frames[0][1])  # no caption over the image
+    np.testing.assert_array_equal(panel[CAPTION_HEIGHT:, 34:], frames[1][1])
     with pytest.raises(ValueError, match='differ in size'):
-        compare.side_by_side([('a', frames[0][1]), ('c', np.zeros((20, 30, 3), np.uint8))])
+        side_by_side([('a', frames[0][1]), ('c', np.zeros((20, 30, 3), np.uint8))])
+
+
+def test_iteration_times_of_consecutive_logged_iterations():
+    log = ('2026-12-01 22:00:00,000 INFO: [srvgg..][epoch:  0, iter:       9, lr:(5.000e-04,)] [eta: 0:00:01, '
+           'time (data): 0.1 (0.0)] l_g_pix: 1.0\n'
+           '2026-12-01 22:00:01,250 INFO: [srvgg..][epoch:  0, iter:      10, lr:(5.000e-04,)] x\n'
+           '2026-12-01 22:00:01,300 INFO: Saving models and training states.\n'
+           '2026-12-01 22:00:03,750 INFO: [srvgg..][epoch:  1, iter:   1,002, lr:(5.000e-04,)] x\n'
+           '2026-12-01 22:00:04,000 INFO: [srvgg..][epoch:  1, iter:   1,003, lr:(5.000e-04,)] x\n')
+    assert iteration_times(log) == {10: 1.25, 1003: 0.25}  # 10 -> 1,002 is not consecutive: left out
+
+
+def test_grid_captions_the_first_row_and_is_written_into_a_new_folder(tmp_path):
+    a, b = np.full((16, 16, 3), 10, np.uint8), np.full((16, 16, 3), 200, np.uint8)
+    image = grid(['nearest', 'teacher'], [[a, b], [b, a]], caption_height=18)
+    assert image.shape == (18 + 2 * 16, 2 * 16, 3)  # one title strip, one row per image, one column per method
+    assert image[18 + 8, 8, 0] == 10 and image[18 + 8, 24, 0] == 200 and image[18 + 24, 8, 0] == 200
+    path = write_image(str(tmp_path / 'new' / 'grid.png'), image)
+    assert cv2.imread(path).shape == image.shape

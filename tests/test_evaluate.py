@@ -7,29 +7,15 @@ and that missing weight files leave those metrics unavailable while the rest is 
 import csv
 import json
 import os
-import shutil
 
 import cv2
 import pytest
 
-from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, prepare_tiny_realesrgan_run,
-                     save_random_teacher, write_tiny_face_data)
-from sdakd_basicsr.families import build_family
-from sdakd_basicsr.metrics.eval_data import gcfsr_factors
+from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, make_experiment,
+                     prepare_tiny_realesrgan_run, save_random_teacher, write_tiny_face_data)
+from sdakd_basicsr.data.gcfsr_eval_data import gcfsr_factors
 from sdakd_basicsr.metrics.evaluate import main as evaluate
-from sdakd_basicsr.models.sdakd_model import resolve_network_options
 from test_metrics import random_metric_weights  # noqa: F401  (fixture)
-
-
-def make_experiment(root, yml):
-    """An experiment folder as basicsr.train leaves it: the option file and a (random) student checkpoint."""
-    opt = load_yaml(yml)
-    exp_dir = os.path.join(root, 'experiments', opt['name'])
-    os.makedirs(os.path.join(exp_dir, 'models'))
-    shutil.copy(yml, os.path.join(exp_dir, os.path.basename(yml)))
-    resolve_network_options(opt, build_family(opt['sdakd']['family']))
-    save_random_teacher(os.path.join(exp_dir, 'models', 'net_g_latest.pth'), opt['network_g'], seed=1)
-    return exp_dir
 
 
 def weight_args(weights):

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from sdakd_basicsr.utils.gan_diagnostics import DiscriminatorMonitor, grid_panel
+from sdakd_basicsr.utils.grid import CAPTION_HEIGHT
 
 
 def test_win_share_is_per_stage_over_a_window():
@@ -20,8 +21,10 @@ def test_win_share_is_per_stage_over_a_window():
     assert set(monitor.update('adversarial', 'd_teacher', 0.0, 1.0, torch.tensor(0.0))) == {'diag_d_teacher_wins'}
 
 
-def test_grid_panel_puts_the_four_images_side_by_side():
-    lq, student, teacher, gt = torch.zeros(1, 3, 8, 8), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), None
-    assert grid_panel(lq, student, teacher, gt).shape == (32, 96, 3)
+def test_grid_panel_puts_the_images_side_by_side_under_captions():
+    lq, student, teacher = torch.zeros(1, 3, 8, 8), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    assert grid_panel(lq, student, teacher, None).shape == (32 + CAPTION_HEIGHT, 3 * 32 + 2 * 4, 3)
     panel = grid_panel(lq, student, teacher, torch.ones(1, 3, 32, 32))
-    assert panel.shape == (32, 128, 3) and panel[20:, 96:].min() == 255 and panel[20:, :32].max() == 0
+    assert panel.shape == (32 + CAPTION_HEIGHT, 4 * 32 + 3 * 4, 3)
+    frames = panel[CAPTION_HEIGHT:]
+    assert frames[:, :32].max() == 0 and frames[:, -32:].min() == 255  # LR (zeros) first, GT (ones) last, whole

@@ -10,20 +10,15 @@ import sys
 import cv2
 import pytest
 import torch
-import yaml
 
 import sdakd_basicsr  # noqa: F401  (registers model, archs, datasets)
 from basicsr.models import build_model
-from basicsr.utils.options import ordered_yaml
 from helpers import REPO_ROOT, write_random_vgg
+
+from sdakd_basicsr.utils.options import load_options
 
 TINY_YML = os.path.join(REPO_ROOT, 'options', 'tests', 'train_gcfsr_tiny.yml')
 FULL_YML = os.path.join(REPO_ROOT, 'options', 'teachers', 'train_gcfsr_512.yml')
-
-
-def load_yml(path):
-    with open(path) as handle:
-        return yaml.load(handle, Loader=ordered_yaml()[0])
 
 
 def write_tiny_faces(root):
@@ -43,7 +38,7 @@ def write_tiny_faces(root):
 
 def model_opt(root, **train_overrides):
     """What parse_options gives the model for the tiny options, without the perceptual loss (no VGG)."""
-    opt = load_yml(TINY_YML)
+    opt = load_options(TINY_YML)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=str(root))
     exp = os.path.join(str(root), 'experiments', opt['name'])
     for key in ('models', 'training_states', 'visualization'):
@@ -125,7 +120,7 @@ def test_bare_pretrained_generator_and_blind_variant(tmp_path):
 
 
 def test_full_recipe_options_parse():
-    opt = load_yml(FULL_YML)
+    opt = load_options(FULL_YML)
     assert opt['model_type'] == 'GCFSRTeacherModel'
     assert [k for k in opt['datasets'] if k.startswith('val')] == ['val_x8', 'val_x16', 'val_x32']
     assert [opt['datasets'][k]['scale'] for k in ('val_x8', 'val_x16', 'val_x32')] == [8, 16, 32]

@@ -9,7 +9,7 @@ import pytest
 import sdakd_basicsr  # noqa: F401
 from helpers import REPO_ROOT, TINY_REALESRGAN_YML, load_yaml
 from sdakd_basicsr import make_val_set
-from sdakd_basicsr.metrics.eval_data import degrade_realesrgan_once
+from sdakd_basicsr.data.realesrgan_eval_data import degrade_realesrgan_once
 from sdakd_basicsr.utils.option_checks import OptionError, check_dataset_paths
 
 FULL_SCALE = sorted(glob.glob(os.path.join(REPO_ROOT, 'options', 'sdakd_realesrgan_x4plus*.yml')) +

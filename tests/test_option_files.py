@@ -43,7 +43,7 @@ def test_check_lists_a_stale_generated_file_and_writing_fixes_it(tmp_path, capsy
 def test_sdakd_option_file(path):
     opt = load_yaml(path)
     family = build_family(opt['sdakd']['family'])
-    resolve_network_options(opt, family)
+    opt = resolve_network_options(opt, family)
     stages = parse_stages(opt['train'], has_teacher_d=opt.get('network_d_teacher') is not None)
     assert stages[-1].last_iter == int(opt['train']['total_iter'])
     # students: the teacher's architecture, or SRVGGNetCompact (docs/srvgg_student.md)
@@ -126,7 +126,7 @@ def test_sweep_writes_methods_times_widths_times_seeds_and_prints_the_commands(t
         stages = parse_stages(opt['train'], has_teacher_d=True)
         assert stages[-1].last_iter == opt['train']['total_iter'] == 40
         assert opt['val']['val_freq'] == opt['logger']['save_checkpoint_freq'] == 40
-        resolve_network_options(opt, build_family('realesrgan'))
+        resolve_network_options(opt, build_family('realesrgan'))  # raises on a bad student
     assert [len(parse_stages(load_yaml(os.path.join(out, f'sw_{m}_w0.25_s0.yml'))['train'])) for m in
             ('sdakd', 'omgd', 'no_kd')] == [3, 1, 2]
 

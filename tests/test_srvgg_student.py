@@ -2,7 +2,6 @@
 capacity rule of the student D, the generated option files, a three-stage `python -m basicsr.train` run and the
 export to the plain format that spandrel loads."""
 import os
-import runpy
 
 import pytest
 import torch
@@ -55,8 +54,7 @@ def resolved(network_g=None, **sdakd):
     opt = dict(network_g_teacher=dict(X4PLUS), network_d_teacher=dict(X4PLUS_D), sdakd=dict(sdakd))
     if network_g is not None:
         opt['network_g'] = network_g
-    resolve_network_options(opt, build_family('realesrgan', opt['sdakd']))
-    return opt
+    return resolve_network_options(opt, build_family('realesrgan', opt['sdakd']))
 
 
 @pytest.mark.parametrize('num_feat, num_conv, d_feat', [(64, 32, 16), (64, 16, 16), (32, 16, 8), (16, 4, 8)])
@@ -92,7 +90,7 @@ def test_generated_srvgg_option_files_derive_the_expected_networks():
                                ('baselines/realesrgan_x4plus_srvgg64x32_no_kd.yml', 32, False),
                                ('baselines/realesrgan_x4plus_srvgg64x16_no_kd.yml', 16, False)):
         opt = load_yaml(os.path.join(REPO_ROOT, 'options', name))
-        resolve_network_options(opt, family)
+        opt = resolve_network_options(opt, family)
         assert opt['network_g'] == srvgg(64, num_conv), name
         assert opt['network_d']['num_feat'] == 16, name
         stages = opt['train']['stages']
@@ -160,64 +158,3 @@ def test_training_opt_helper_still_fits_the_srvgg_options(tmp_path):
     assert model.student_taps.layer_names == ['body.1', 'body.5', 'body.9']
     assert model.teacher_taps.layer_names == ['body.0', 'body.1', 'conv_body']
     assert type(model.net_g).__name__ == 'SRVGGNetCompact'
-
-
-# ---------------------------------------------------------------------------------------- scripts
-@pytest.mark.slow
-def test_benchmark_students_measures_every_network_and_checks_spandrel(capsys):
-    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'benchmark_students.py'))
-    result = script['main'](['--sizes', '8', '--repeats', '1', '--warmup', '0', '--widths', '1/4',
-                             '--srvgg', '16x4'])
-    labels = [row['label'] for row in result['rows']]
-    assert labels == ['teacher (x4plus)', 'RRDB 1/4 width', 'SRVGG 16/4']
-    teacher, rrdb, compact = result['rows']
-    assert teacher['params'] == 16697987 and compact['params'] < rrdb['params'] < teacher['params']
-    assert all(row['sizes'][8]['seconds'] > 0 and row['sizes'][8]['macs'] > 0 for row in result['rows'])
-    if 'not installed' not in compact['spandrel']:
-        assert compact['spandrel'].startswith('yes') and 'identical' in compact['spandrel']
-        assert rrdb['spandrel'].startswith('no')  # scaled growth channels
-    assert '| SRVGG 16/4 |' in capsys.readouterr().out
-
-
-def test_equal_time_driver_reads_iteration_times_from_basicsr_log_lines():
-    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'srvgg_equal_time.py'), run_name='not_main')
-    log = ('2026-12-01 22:00:00,000 INFO: [srvgg..][epoch:  0, iter:       9, lr:(5.000e-04,)] [eta: 0:00:01, '
-           'time (data): 0.1 (0.0)] l_g_pix: 1.0\n'
-           '2026-12-01 22:00:01,250 INFO: [srvgg..][epoch:  0, iter:      10, lr:(5.000e-04,)] x\n'
-           '2026-12-01 22:00:01,300 INFO: Saving models and training states.\n'
-           '2026-12-01 22:00:03,750 INFO: [srvgg..][epoch:  1, iter:   1,002, lr:(5.000e-04,)] x\n'
-           '2026-12-01 22:00:04,000 INFO: [srvgg..][epoch:  1, iter:   1,003, lr:(5.000e-04,)] x\n')
-    assert script['iteration_times'](log) == {10: 1.25, 1003: 0.25}
-
-
-def test_equal_time_runs_drop_the_lr_at_the_same_fraction_of_their_length():
-    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'srvgg_equal_time.py'), run_name='not_main')
-    source = load_yaml(os.path.join(REPO_ROOT, script['CONFIGS']['rrdb_sdakd'][1]))['train']
-    stages = [dict(stage, iters=200) for stage in source['stages']]
-    opt = script['base_opt']('rrdb_sdakd', 'run', 600, stages, 3, 100)
-    fraction = source['scheduler']['milestones'][0] / source['total_iter']
-    assert opt['train']['scheduler']['milestones'] == [round(600 * fraction)]
-    assert (opt['train']['total_iter'], opt['manual_seed'], opt['logger']['save_checkpoint_freq']) == (600, 3, 100)
-
-
-def test_equal_time_grid_and_tables_cover_every_method_and_the_whole_run(tmp_path):
-    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'srvgg_equal_time.py'), run_name='not_main')
-    import cv2
-    import numpy as np
-    images = [np.full((256, 256, 3), value, np.uint8) for value in (10, 200)]
-    script['write_grid']([('nearest', images), ('teacher', images[::-1])], str(tmp_path / 'grid.png'))
-    grid = cv2.imread(str(tmp_path / 'grid.png'))
-    assert grid.shape == (18 + 2 * 128, 2 * 128, 3)  # title strip, one row per image, one column per method
-    assert grid[100, 10, 0] == 10 and grid[100, 200, 0] == 200 and grid[200, 10, 0] == 200
-    curve = [dict(minutes=m, psnr_teacher=20 + m) for m in (0.5, 1.5, 3.2)]
-    result = dict(runs=[dict(config='rrdb_sdakd', curve=curve)])
-    table = script['at_minutes_table'](result)
-    assert table.splitlines()[0].count('min') == 6  # 0.5 ... 3 minutes
-    assert '| 22.00 (n=1) |' in table and '| 23.00 (n=1) |' in table
-
-
-def test_equal_time_training_without_calibration_names_the_missing_file(tmp_path):
-    script = os.path.join(REPO_ROOT, 'scripts', 'srvgg_equal_time.py')
-    main = runpy.run_path(script, run_name='not_main')['main']
-    with pytest.raises(SystemExit, match='calibration.json is missing: run `calibrate` with the same --work'):
-        main(['--work', str(tmp_path / 'cmp'), 'train', '--config', 'srvgg_nokd'])

@@ -1,33 +1,68 @@
-"""The table command on fixture experiment folders (hand-written evaluation JSON, several seeds, both families)."""
+"""The table command on experiment folders whose evaluation JSON the real evaluator wrote.
+
+One tiny Real-ESRGAN experiment (random-weight teacher and student) is evaluated once; every fixture folder is a
+copy of that JSON with the fields the tables read set to chosen values (several seeds, both families). Fields are
+only ever overwritten, never added, so a change of the evaluator's schema breaks these tests.
+"""
 import csv
 import json
 import os
-import runpy
+from copy import deepcopy
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers import TINY_REALESRGAN_YML, make_experiment, prepare_tiny_realesrgan_run
 
-TABLES = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'make_tables.py'))
+from sdakd_basicsr.metrics.evaluate import main as evaluate
+from sdakd_basicsr.metrics.tables import main as make_tables
 
 
-def write_result(root, name, family, width, seed, psnr, student_ms, sets, method_rows=None):
-    """A results.json as scripts/evaluate.py writes it (only the fields the tables read)."""
+@pytest.fixture(scope='module')
+def evaluated(tmp_path_factory):
+    """results.json of the real evaluator on a tiny experiment (LPIPS/FID unavailable: no weight files)."""
+    root = str(tmp_path_factory.mktemp('evaluated'))
+    cwd = os.getcwd()
+    os.chdir(root)  # option paths are relative to the working directory, as for basicsr.train
+    try:
+        prepare_tiny_realesrgan_run(root)
+        exp_dir = make_experiment(root, TINY_REALESRGAN_YML)
+        evaluate([exp_dir, '--lq', os.path.join('datasets', 'tiny', 'val', 'lq'), '--latency-repeats', '1',
+                  '--device', 'cpu'])
+        with open(os.path.join(exp_dir, 'evaluation', 'results.json')) as handle:
+            return json.load(handle)
+    finally:
+        os.chdir(cwd)
+
+
+def put(record, key, value):
+    """``record[key] = value`` for a key the evaluator wrote (a KeyError names a field it no longer writes)."""
+    if key not in record:
+        raise KeyError(f'the evaluator no longer writes {key!r} (it writes {sorted(record)})')
+    record[key] = value
+
+
+def write_result(template, root, name, family, width, seed, psnr, student_ms, sets):
+    """The evaluator's results.json with this experiment's identity and metric values."""
+    result = deepcopy(template)
+    for key, value in dict(experiment=name, name=name, family=family, width=width, d_width=width, seed=seed,
+                           total_iter=120).items():
+        put(result, key, value)
+    rows_by_name = {row['row']: row for row in template['rows']}
     rows = []
     for set_name, factor in sets:
         shift = 0 if factor in (4, 8) else -3  # harder factor, lower PSNR
-        for row, value in (('student', psnr + shift), ('teacher', 30.0 + shift), ('bicubic', 20.0 + shift)):
-            rows.append(dict(row=row, set=set_name, factor=factor, n_images=2, psnr=value, ssim=0.5, lpips=None,
-                             niqe=None, fid=40.0 + seed))
-    result = dict(experiment=name, name=name, family=family, width=width, d_width=width, seed=seed, total_iter=120,
-                  sets=[dict(name=s, factor=f, n_images=2) for s, f in sets], rows=rows,
-                  metrics_status={'psnr': 'ok', 'ssim': 'ok', 'niqe': 'ok', 'fid': 'ok',
-                                  'lpips': 'unavailable: LPIPS (alex): weight file alexnet-owt-7be5be79.pth not found'},
-                  efficiency={'student': dict(params=int(1e6 * width), macs=int(2e9 * width),
-                                              input_shape=[1, 3, 64, 64], latency_ms=student_ms),
-                              'teacher': dict(params=int(16e6), macs=int(3e10), input_shape=[1, 3, 64, 64],
-                                              latency_ms=100.0)},
-                  environment=dict(cpu='test cpu', device='cpu', torch_threads=2))
+        for row_name, value in (('student', psnr + shift), ('teacher', 30.0 + shift), ('bicubic', 20.0 + shift)):
+            row = deepcopy(rows_by_name[row_name])
+            for key, field in dict(set=set_name, factor=factor, psnr=value, ssim=0.5, fid=40.0 + seed).items():
+                put(row, key, field)
+            rows.append(row)
+    put(result, 'rows', rows)
+    put(result, 'sets', [dict(template['sets'][0], name=s, factor=f) for s, f in sets])
+    efficiency = result['efficiency']
+    for key, value in dict(params=int(1e6 * width), macs=int(2e9 * width), latency_ms=student_ms).items():
+        put(efficiency['student'], key, value)
+    for key, value in dict(params=int(16e6), macs=int(3e10), latency_ms=100.0).items():
+        put(efficiency['teacher'], key, value)
     folder = os.path.join(root, name, 'evaluation')
     os.makedirs(folder)
     with open(os.path.join(folder, 'results.json'), 'w') as handle:
@@ -35,22 +70,28 @@ def write_result(root, name, family, width, seed, psnr, student_ms, sets, method
     return os.path.dirname(folder)
 
 
+def test_the_evaluator_writes_what_the_tables_read(evaluated):
+    assert [row['row'] for row in evaluated['rows']] == ['student', 'teacher', 'bicubic']
+    assert {'cpu', 'device', 'torch_threads'} <= set(evaluated['environment'])
+    assert evaluated['metrics_status']['psnr'] == 'ok' and evaluated['metrics_status']['lpips'] != 'ok'
+    assert {'params', 'macs', 'input_shape', 'latency_ms'} <= set(evaluated['efficiency']['student'])
+
+
 @pytest.fixture
-def folders(tmp_path):
+def folders(tmp_path, evaluated):
     root, out = str(tmp_path), []
     realesrgan_set, gcfsr_sets = [('val_realesrgan_seed0', 4)], [('faces', 8), ('faces', 16)]
+
+    def add(*args):
+        out.append(write_result(evaluated, root, *args))
     for seed, psnr in enumerate((20.0, 21.0, 22.0)):
         for width, ms in ((0.25, 20.0), (0.125, 10.0)):
-            out.append(write_result(root, f'cmp_sdakd_w{width}_s{seed}', 'realesrgan', width, seed, psnr + width,
-                                    ms + seed, realesrgan_set))
-            out.append(write_result(root, f'cmp_no_kd_w{width}_s{seed}', 'realesrgan', width, seed, psnr - 1,
-                                    ms + seed, realesrgan_set))
-        out.append(write_result(root, f'cmp_teacher_d_scratch_w0.125_s{seed}', 'realesrgan', 0.125, seed, 19.0,
-                                12.0, realesrgan_set))
-        out.append(write_result(root, f'abl_no_feature_kd_w0.125_s{seed}', 'realesrgan', 0.125, seed, 18.0, 10.0,
-                                realesrgan_set))
-        out.append(write_result(root, f'g_sdakd_w0.5_s{seed}', 'gcfsr', 0.5, seed, 25.0 + seed, 50.0, gcfsr_sets))
-    out.append(write_result(root, 'g_omgd_w0.5_s0', 'gcfsr', 0.5, 0, 24.0, 50.0, gcfsr_sets))  # one seed only
+            add(f'cmp_sdakd_w{width}_s{seed}', 'realesrgan', width, seed, psnr + width, ms + seed, realesrgan_set)
+            add(f'cmp_no_kd_w{width}_s{seed}', 'realesrgan', width, seed, psnr - 1, ms + seed, realesrgan_set)
+        add(f'cmp_teacher_d_scratch_w0.125_s{seed}', 'realesrgan', 0.125, seed, 19.0, 12.0, realesrgan_set)
+        add(f'abl_no_feature_kd_w0.125_s{seed}', 'realesrgan', 0.125, seed, 18.0, 10.0, realesrgan_set)
+        add(f'g_sdakd_w0.5_s{seed}', 'gcfsr', 0.5, seed, 25.0 + seed, 50.0, gcfsr_sets)
+    add('g_omgd_w0.5_s0', 'gcfsr', 0.5, 0, 24.0, 50.0, gcfsr_sets)  # one seed only
     return out
 
 
@@ -61,7 +102,7 @@ def read_csv(path):
 
 def test_tables_show_mean_std_and_seed_counts(folders, tmp_path):
     out = str(tmp_path / 'tables')
-    text = TABLES['main'](folders + ['--out', out])
+    text = make_tables(folders + ['--out', out])
     assert {'tables.md', 't1_gcfsr.csv', 't2_realesrgan.csv', 't3_ablations.csv', 't4_efficiency.csv',
             'quality_latency_realesrgan.png', 'quality_latency_gcfsr.png'} <= set(os.listdir(out))
 
@@ -100,5 +141,5 @@ def test_tables_show_mean_std_and_seed_counts(folders, tmp_path):
 
 def test_a_folder_without_evaluation_is_a_clear_error(tmp_path):
     (tmp_path / 'exp').mkdir()
-    with pytest.raises(FileNotFoundError, match='scripts/evaluate.py'):
-        TABLES['main']([str(tmp_path / 'exp'), '--out', str(tmp_path / 'out')])
+    with pytest.raises(FileNotFoundError, match='sdakd_basicsr.metrics.evaluate'):
+        make_tables([str(tmp_path / 'exp'), '--out', str(tmp_path / 'out')])

@@ -1,4 +1,4 @@
-"""Ways to run a deployed generator, chosen by measurement (``scripts/benchmark_backends.py``).
+"""Ways to run a deployed generator, chosen by measurement (``python -m sdakd_basicsr.benchmarks.backends``).
 
 Each backend turns a :class:`~sdakd_basicsr.deploy.onnx_export.DeployGenerator` into a callable taking and
 returning torch tensors:

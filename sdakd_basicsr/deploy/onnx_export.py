@@ -65,10 +65,10 @@ class DeployGenerator(nn.Module):
 
 
 def example_inputs(module, spec, batch=2, size=32, factor=8):
-    """Example inputs for export / checks: random images of ``size`` (GCFSR: ``out_size``) and a factor."""
-    low, high = spec.family_adapter.value_range
-    if 'in_size' in module.input_keys or spec.family == 'gcfsr':
-        size = spec.network_g['out_size']
+    """Example inputs for export / checks: random images of ``size`` (or the family's fixed size) and a factor."""
+    family = spec.family_adapter
+    low, high = family.value_range
+    size = family.fixed_input_size(spec.network_g) or size
     image = torch.rand(batch, 3, size, size) * (high - low) + low
     if 'in_size' in module.input_keys:
         return image, torch.full((batch, 1), factor / (spec.cond_norm or 32))
@@ -76,8 +76,8 @@ def example_inputs(module, spec, batch=2, size=32, factor=8):
 
 
 def _dynamic_shapes(module, spec):
-    if spec.family == 'gcfsr':
-        return None  # batch 1: the modulated convs are grouped convs with one group per image
+    if not spec.family_adapter.dynamic_batch or spec.family_adapter.fixed_input_size(spec.network_g):
+        return None  # fixed shapes (e.g. grouped convolutions with one group per image)
     image = {0: torch.export.Dim('batch', min=1, max=1024), 2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO}
     return (image, )
 
@@ -97,7 +97,7 @@ def export_deployed_onnx(module, spec, out_path, opset=DEFAULT_OPSET):
     """:func:`export_onnx` for a ready :class:`DeployGenerator` (float32, CPU)."""
     import onnx
     # batch 2 for a dynamic batch (torch.export would specialise a size-1 dimension to a constant)
-    inputs = example_inputs(module, spec, batch=1 if spec.family == 'gcfsr' else 2)
+    inputs = example_inputs(module, spec, batch=2 if spec.family_adapter.dynamic_batch else 1)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     with torch.no_grad():
         torch.onnx.export(module, inputs, out_path, input_names=module.onnx_input_names, output_names=['output'],

@@ -6,7 +6,7 @@ from sdakd_basicsr.deploy.backends import make_backend
 from sdakd_basicsr.deploy.onnx_export import DeployGenerator
 from sdakd_basicsr.deploy.tiling import tiled_forward
 
-#: backend of the inference command on a CPU, picked by scripts/benchmark_backends.py (docs/benchmarks.md)
+#: backend of the inference command on a CPU, picked by python -m sdakd_basicsr.benchmarks.backends (docs/benchmarks.md)
 DEFAULT_CPU_BACKEND = 'channels_last'
 #: default tile size (input pixels) and overlap of the inference command
 DEFAULT_TILE = 256

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 
 import yaml
 
-import sdakd_basicsr  # noqa: F401  (registers the GCFSR archs with BasicSR)
+import sdakd_basicsr  # noqa: F401  (registers the package's archs with BasicSR)
 from basicsr.archs import build_network
-from basicsr.utils.options import ordered_yaml
 
-from sdakd_basicsr.families import build_family
+from sdakd_basicsr.families import DEFAULT_FAMILY, build_family, family_for_generator, family_from_options
 from sdakd_basicsr.utils.checkpoint import atomic_torch_save, load_checked, load_checkpoint_file
 from sdakd_basicsr.utils.file_kinds import check_generator_file
+from sdakd_basicsr.utils.options import load_options
 
 CARD_VERSION = 1
 EXPORT_PARAM_KEY = 'params'
@@ -35,11 +35,11 @@ class StudentSpec:
     """What is needed to rebuild and run a student generator.
 
     Attributes:
-        family (str): ``sdakd.family`` (``realesrgan`` | ``gcfsr``).
+        family (str): ``sdakd.family``.
         network_g (dict): BasicSR network options (``type`` + arguments).
-        scale (int | None): Upscaling factor of size-changing generators (RRDBNet); None for GCFSR, whose
-            output has the input's size and whose factor is the ``in_size`` condition.
-        cond_norm (float | None): GCFSR only: ``in_size = factor / cond_norm``.
+        scale (int | None): Upscaling factor of size-changing generators; None for generators whose output has
+            the input's size (the family's ``deploy_fields`` say which).
+        cond_norm (float | None): For factor-conditioned generators: ``in_size = factor / cond_norm``.
         source (dict): Where the weights came from (checkpoint, key, option file), for the card.
     """
 
@@ -72,9 +72,8 @@ class StudentSpec:
 
 
 def read_yaml(path):
-    """A YAML file with BasicSR's loader (the one training option files are read with)."""
-    with open(path) as handle:
-        return yaml.load(handle, Loader=ordered_yaml()[0])
+    """A YAML file (option file or card) with BasicSR's loader (the one training option files are read with)."""
+    return load_options(path)
 
 
 def card_path_for(weights_path):
@@ -93,30 +92,23 @@ def _plain(obj):
 
 def spec_from_training_options(option_file):
     """:class:`StudentSpec` of the student a training option file trains (``network_g`` resolved)."""
-    from sdakd_basicsr.models.sdakd_model import resolve_network_options
+    from sdakd_basicsr.utils.options import resolve_options
     if not os.path.isfile(option_file):
         raise FileNotFoundError(f'option file {option_file!r} does not exist; pass the training option file the '
                                 'checkpoint was trained with (-opt of python -m basicsr.train).')
     opt = _plain(read_yaml(option_file))
-    family_name = opt.get('sdakd', {}).get('family')
-    if family_name is None:
+    if 'family' not in (opt.get('sdakd') or {}):
         if 'network_g' not in opt:
             raise ValueError(f'{option_file}: neither sdakd.family nor network_g is set; this is not an SDAKD or '
                              'BasicSR training option file.')
-        family_name = 'gcfsr' if str(opt['network_g'].get('type', '')).startswith('GCFSR') else 'realesrgan'
-    family = build_family(family_name, opt.get('sdakd'))
+        family_name = family_for_generator(opt['network_g'].get('type')) or DEFAULT_FAMILY
+        opt['sdakd'] = dict(opt.get('sdakd') or {}, family=family_name)
     if opt.get('network_g') is None:
-        resolve_network_options(opt, family)
-    net_opt = opt['network_g']
-    scale = None
-    cond_norm = None
-    if family_name == 'gcfsr':
-        norms = [d.get('cond_norm') for d in (opt.get('datasets') or {}).values() if isinstance(d, dict)]
-        cond_norm = next((n for n in norms if n is not None), 32)
+        opt, family = resolve_options(opt)
     else:
-        scale = net_opt.get('scale') or net_opt.get('upscale') or opt.get('scale', 4)  # RRDBNet / SRVGGNetCompact
-    return StudentSpec(family_name, net_opt, scale=scale, cond_norm=cond_norm,
-                       source={'option_file': os.path.abspath(option_file), 'name': opt.get('name')})
+        family = family_from_options(opt)
+    return StudentSpec(family.name, opt['network_g'], source={'option_file': os.path.abspath(option_file),
+                                                              'name': opt.get('name')}, **family.deploy_fields(opt))
 
 
 def spec_from_card(card_path):

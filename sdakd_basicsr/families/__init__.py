@@ -7,10 +7,12 @@ module here with a ``@FAMILY_REGISTRY.register()`` class.
 import importlib
 import os
 
-from sdakd_basicsr.families.base import FAMILY_REGISTRY, TeacherFamily, build_family, scale_channels
+from sdakd_basicsr.families.base import (DEFAULT_FAMILY, FAMILY_REGISTRY, TeacherFamily, build_family,
+                                         family_for_generator, family_from_options, scale_channels)
 
 _folder = os.path.dirname(os.path.abspath(__file__))
 _modules = [importlib.import_module(f'{__name__}.{name[:-3]}') for name in sorted(os.listdir(_folder))
             if name.endswith('.py') and name not in ('__init__.py', 'base.py')]
 
-__all__ = ['FAMILY_REGISTRY', 'TeacherFamily', 'build_family', 'scale_channels']
+__all__ = ['DEFAULT_FAMILY', 'FAMILY_REGISTRY', 'TeacherFamily', 'build_family', 'family_for_generator',
+           'family_from_options', 'scale_channels']

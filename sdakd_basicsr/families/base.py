@@ -1,4 +1,5 @@
 """Base class and registry of teacher families."""
+import os
 from copy import deepcopy
 from fractions import Fraction
 
@@ -26,6 +27,8 @@ class FamilyRegistry(Registry):
 
 #: ``sdakd.family`` name -> family class
 FAMILY_REGISTRY = FamilyRegistry('teacher family')
+#: ``sdakd.family`` of an option file that does not set it
+DEFAULT_FAMILY = 'realesrgan'
 
 
 def scale_channels(channels, width, what):
@@ -68,6 +71,9 @@ class TeacherFamily:
     input_keys = ('lq', )
     #: family-specific ``sdakd.*`` options and their defaults
     options = {}
+    #: where the teacher's released discriminator goes (``path.pretrain_network_d_teacher`` of the ``teacher_d``
+    #: baseline), or None where the family released none
+    released_teacher_d = None
 
     def __init__(self, sdakd_opt=None):
         self.sdakd_opt = dict(sdakd_opt or {})
@@ -165,6 +171,73 @@ class TeacherFamily:
             return tensor
         return (tensor - low) / (high - low)
 
+    # ------------------------------------------------------------------ evaluation and deployment
+    def crop_border(self, opt):
+        """Pixels cropped from each image border for PSNR / SSIM / NIQE when the option file does not say.
+
+        Default: the upscaling factor ``scale``, as Real-ESRGAN's and BasicSR's validation options of an xN
+        model crop N pixels (the border is where a network sees zero padding instead of image).
+        """
+        return int(opt.get('scale', 0))
+
+    def evaluation_sets(self, opt, gt=None, lq=None, **settings):
+        """What to evaluate on: ``[(info dict, zero-argument function yielding samples)]``.
+
+        Default: the option file's first validation set with ``dataroot_gt`` / ``dataroot_lq`` (or the ``gt`` /
+        ``lq`` folders given), as LR/GT pairs of factor ``scale``. ``info`` has ``name``, ``factor``, ``gt_dir``,
+        ``lq_dir``, ``gt_files`` and ``inputs`` (how the inputs were made); a sample has ``name``, ``inputs`` (for
+        :meth:`generate`), ``gt`` and ``bicubic`` (tensors in [0, 1]). ``settings`` holds family-specific
+        evaluation settings (unused here).
+        """
+        from sdakd_basicsr.metrics import eval_data
+        scale = int(opt['scale'])
+        val_opt = eval_data.first_val_dataset(opt) if not gt else {}
+        gt_dir = gt or val_opt['dataroot_gt']
+        lq_dir = lq or val_opt.get('dataroot_lq')
+        if lq_dir is None:
+            raise ValueError(f'the validation set {val_opt.get("name")!r} has no dataroot_lq; pass --lq')
+        name = val_opt.get('name') or os.path.basename(os.path.normpath(gt_dir))
+        info = dict(name=name, factor=scale, gt_dir=gt_dir, lq_dir=lq_dir, gt_files=eval_data.list_images(gt_dir),
+                    inputs=f'given LR images ({lq_dir})')
+        return [(info, lambda: eval_data.paired_samples(gt_dir, lq_dir, scale))]
+
+    def fixed_input_size(self, network_g):
+        """Side of the square input a deployed generator needs (it cannot take other sizes), or None for any."""
+        return None
+
+    #: whether an exported (ONNX) generator takes any batch size (else batch 1)
+    dynamic_batch = True
+
+    #: the family's main SDAKD option file under ``options/`` (what the benchmarks measure), or None
+    main_option_file = None
+
+    #: the family's student table of :mod:`sdakd_basicsr.metrics.tables`: ``number`` (T<number>), ``title``,
+    #: ``metrics`` (columns per evaluation set) and ``per_set_columns`` (one column group per factor); None: no table
+    results_table = None
+
+    def photo_inputs(self, photo, spec, size=96, factor=8):
+        """Generator inputs made from a real photo (BGR uint8), to check an export: its centre ``size`` crop.
+
+        Args:
+            photo (np.ndarray): The photo (H x W x 3, BGR, as cv2 reads it).
+            spec (StudentSpec): The deployed student (network options, condition norm).
+            size (int): Side of the crop taken as the LR input.
+            factor (float): Factor condition, for families whose generators take one.
+        """
+        from sdakd_basicsr.deploy.runner import image_to_tensor
+        low, high = self.value_range
+        top, left = max(0, (photo.shape[0] - size) // 2), max(0, (photo.shape[1] - size) // 2)
+        return (image_to_tensor(photo[top:top + size, left:left + size]) * (high - low) + low, )
+
+    def deploy_fields(self, opt):
+        """What a deployed student needs besides its network options: ``{'scale': ...}`` by default.
+
+        Read from a training option file ``opt`` whose ``network_g`` is resolved (RRDBNet's ``scale``,
+        SRVGGNetCompact's ``upscale``, else the file's ``scale``).
+        """
+        net_opt = opt['network_g']
+        return {'scale': net_opt.get('scale') or net_opt.get('upscale') or opt.get('scale', 4)}
+
     @staticmethod
     def _copy_without_type(opt):
         opt = deepcopy(dict(opt))
@@ -184,3 +257,18 @@ def build_family(name, sdakd_opt=None):
         sdakd_opt (dict | None): The ``sdakd`` option block (family-specific options are read from it).
     """
     return FAMILY_REGISTRY.get(name)(sdakd_opt)
+
+
+def family_from_options(opt):
+    """The family an option dict names in ``sdakd.family`` (default :data:`DEFAULT_FAMILY`), with its options."""
+    sdakd_opt = opt.get('sdakd') or {}
+    return build_family(sdakd_opt.get('family', DEFAULT_FAMILY), sdakd_opt)
+
+
+def family_for_generator(net_type):
+    """Name of the family whose teachers are generators of type ``net_type``, or None.
+
+    For option files without ``sdakd`` (a plain BasicSR training file).
+    """
+    names = sorted(name for name, cls in FAMILY_REGISTRY if net_type in getattr(cls, 'generator_types', ()))
+    return names[0] if names else None

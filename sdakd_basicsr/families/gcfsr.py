@@ -27,6 +27,8 @@ class GCFSRFamily(TeacherFamily):
     options = {'scale_style_feat': True}
     generator_types = ('GCFSRGenerator', 'GCFSRBlindGenerator')
     discriminator_types = ('GCFSRDiscriminator', )
+    main_option_file = 'sdakd_gcfsr.yml'
+    results_table = {'number': 1, 'title': 'GCFSR', 'metrics': ('fid', 'lpips', 'psnr'), 'per_set_columns': True}
 
     def __init__(self, sdakd_opt=None):
         super().__init__(sdakd_opt)
@@ -86,3 +88,56 @@ class GCFSRFamily(TeacherFamily):
         if 'in_size' in data and data['in_size'].dim() == 1:  # default collation of a per-image scalar
             data = dict(data, in_size=data['in_size'].unsqueeze(1))
         return super().prepare_batch(data, device, training)
+
+    # ------------------------------------------------------------------ evaluation and deployment
+    def crop_border(self, opt):
+        """0: the output is the whole aligned face at the GT's size, compared in full as GCFSR evaluates it."""
+        return 0
+
+    def evaluation_sets(self, opt, gt=None, lq=None, factors=None, **settings):
+        """One set per factor (``factors``, default x8 x16 x32 x64, those leaving at least 8 px of LR side) of
+        the file's ``GCFSRValDataset`` validation set; inputs are the deterministic bicubic down-up faces."""
+        from sdakd_basicsr.data import gcfsr_eval_data as gcfsr_data
+        from sdakd_basicsr.metrics import eval_data
+        out_size = opt['network_g_teacher']['out_size']
+        factors = list(factors or gcfsr_data.GCFSR_FACTORS)
+        usable = gcfsr_data.gcfsr_factors(out_size, factors)
+        if not usable:
+            raise ValueError(f'--factors {factors}: none leaves {gcfsr_data.GCFSR_MIN_LR_SIDE} px at out_size '
+                             f'{out_size}')
+        sets = []
+        for factor in usable:
+            dataset_opt = gcfsr_data.gcfsr_dataset_options(opt, factor)
+            info = dict(name=f'{dataset_opt.get("name", "val")}', factor=factor, gt_dir=dataset_opt['dataroot_gt'],
+                        lq_dir=dataset_opt.get('dataroot_lq'),
+                        gt_files=eval_data.list_images(dataset_opt['dataroot_gt']),
+                        inputs='bicubic down-up (GCFSRValDataset)')
+            sets.append((info, lambda d=dataset_opt: gcfsr_data.gcfsr_samples(d, self)))
+        return sets
+
+    def fixed_input_size(self, network_g):
+        """``out_size``: the latent branch's linear layer is sized for it."""
+        return network_g['out_size']
+
+    #: the modulated convolutions are grouped convolutions with one group per image; ONNX needs a constant count
+    dynamic_batch = False
+
+    def photo_inputs(self, photo, spec, size=96, factor=8):
+        """The photo taken as an aligned face, resized to ``out_size`` and degraded x``factor`` (bicubic down-up),
+        with its factor condition ``in_size = factor / cond_norm``."""
+        import cv2
+
+        from sdakd_basicsr.deploy.runner import image_to_tensor
+        low, high = self.value_range
+        out_size = spec.network_g['out_size']
+        face = cv2.resize(photo, (out_size, out_size), interpolation=cv2.INTER_AREA)
+        small = max(1, round(out_size / factor))
+        lq = cv2.resize(cv2.resize(face, (small, small), interpolation=cv2.INTER_CUBIC), (out_size, out_size),
+                        interpolation=cv2.INTER_CUBIC)
+        return (image_to_tensor(lq) * (high - low) + low, torch.full((1, 1), factor / (spec.cond_norm or 32)))
+
+    def deploy_fields(self, opt):
+        """``cond_norm`` (``in_size = factor / cond_norm``) of the file's data sets (default 32); no ``scale``:
+        the output has the input's size and the factor is the ``in_size`` condition."""
+        norms = [d.get('cond_norm') for d in (opt.get('datasets') or {}).values() if isinstance(d, dict)]
+        return {'cond_norm': next((n for n in norms if n is not None), 32)}

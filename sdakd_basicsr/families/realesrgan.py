@@ -3,6 +3,7 @@
 Students may be narrower RRDBNets or SRVGGNetCompact (the architecture of realesr-general-x4v3).
 """
 import math
+import os
 from copy import deepcopy
 
 import torch
@@ -93,9 +94,14 @@ class RealESRGANFamily(TeacherFamily):
     value_range = (0.0, 1.0)
     input_keys = ('lq', )
     options = {'scale_grow_ch': True, 'd_channel_multiple': 8}
+    #: the released x4plus discriminator (docs/weights.md); the ncnn package of the demo teacher does not ship it
+    released_teacher_d = 'experiments/pretrained_models/RealESRGAN_x4plus_netD.pth'
     generator_types = ('RRDBNet', )
     discriminator_types = ('UNetDiscriminatorSN', )
     feature_every = 6
+    main_option_file = 'sdakd_realesrgan_x4plus.yml'
+    results_table = {'number': 2, 'title': 'Real-ESRGAN x4', 'metrics': ('psnr', 'ssim', 'lpips', 'niqe', 'fid'),
+                     'per_set_columns': False}
 
     def __init__(self, sdakd_opt=None):
         super().__init__(sdakd_opt)
@@ -175,3 +181,22 @@ class RealESRGANFamily(TeacherFamily):
     def load_training_state(self, state):
         if state and state.get('synthesizer') and self.synthesizer is not None:
             self.synthesizer.load_state_dict(state['synthesizer'])
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluation_sets(self, opt, gt=None, lq=None, cache_dir='experiments/eval_cache', degrade_seed=0,
+                        **settings):
+        """The validation GT (or ``gt``) degraded once with the option file's Real-ESRGAN degradation from
+        ``degrade_seed`` and saved under ``cache_dir``, so every method evaluated later reads the same inputs;
+        with ``lq`` given, those LR images instead (the default pairing of :class:`TeacherFamily`)."""
+        if lq:
+            return super().evaluation_sets(opt, gt=gt, lq=lq)
+        from sdakd_basicsr.data.realesrgan_eval_data import degrade_realesrgan_once
+        from sdakd_basicsr.metrics import eval_data
+        scale = int(opt['scale'])
+        val_opt = eval_data.first_val_dataset(opt) if not gt else {}
+        gt_dir = gt or val_opt['dataroot_gt']
+        name = val_opt.get('name') or os.path.basename(os.path.normpath(gt_dir))
+        gt_dir, lq_dir = degrade_realesrgan_once(opt, gt_dir, cache_dir, degrade_seed, name)
+        info = dict(name=f'{name}_realesrgan_seed{degrade_seed}', factor=scale, gt_dir=gt_dir, lq_dir=lq_dir,
+                    gt_files=eval_data.list_images(gt_dir), inputs='Real-ESRGAN degradation, saved once')
+        return [(info, lambda: eval_data.paired_samples(gt_dir, lq_dir, scale))]

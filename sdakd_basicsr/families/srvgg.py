@@ -11,11 +11,15 @@ class SRVGGFamily(RealESRGANFamily):
     Student G: ``num_feat`` times the width, the same ``num_conv``, so ``body.<i>`` names and sizes match the
     teacher layer by layer. Student D: as in the Real-ESRGAN family. Default taps: the activation after every
     quarter of the conv stack (``body.9``, ``body.17``, ``body.25``, ``body.33`` for 16 convs), all at LR size.
+    Evaluation crops ``scale`` pixels from each border (:meth:`TeacherFamily.crop_border`), as Real-ESRGAN's
+    evaluation of its x4 models does, unless the option file sets ``val.metrics.psnr.crop_border``.
     """
 
     name = 'srvgg'
     options = {}
     generator_types = ('SRVGGNetCompact', )
+    main_option_file = None
+    results_table = dict(RealESRGANFamily.results_table, number=5, title='SRVGG x4')
 
     def scaled_generator_channels(self):
         return {'num_feat': 64}

@@ -24,19 +24,17 @@ import time
 from copy import deepcopy
 
 import torch
-import yaml
 from tqdm import tqdm
 
 import sdakd_basicsr  # noqa: F401  (registers archs; torchvision fix before basicsr)
 from basicsr.archs import build_network
-from basicsr.utils.options import ordered_yaml
 
-from sdakd_basicsr.families import build_family
+from sdakd_basicsr.families import DEFAULT_FAMILY
 from sdakd_basicsr.metrics import eval_data
 from sdakd_basicsr.metrics.fid import FIDReference
 from sdakd_basicsr.metrics.suite import ALL_METRICS, MetricSuite
-from sdakd_basicsr.models.sdakd_model import resolve_network_options
 from sdakd_basicsr.utils.checkpoint import load_checked
+from sdakd_basicsr.utils.options import load_options, resolve_options
 from sdakd_basicsr.utils.profiling import count_macs, count_params, environment, load_average, median_latency
 
 ROWS = ('student', 'teacher', 'bicubic')
@@ -54,8 +52,8 @@ def parse_args(argv=None):
     parser.add_argument('--gt', help='Real-ESRGAN: GT folder (default: the option file\'s validation GT)')
     parser.add_argument('--lq', help='Real-ESRGAN: use these LR images instead of degrading the GT')
     parser.add_argument('--degrade-seed', type=int, default=0, help='seed of the one-off degradation (default 0)')
-    parser.add_argument('--factors', nargs='+', type=int, default=list(eval_data.GCFSR_FACTORS),
-                        help='GCFSR factors (default: 8 16 32 64, those the size allows)')
+    parser.add_argument('--factors', nargs='+', type=int, default=None,
+                        help='factors of factor-conditioned families (default: the family\'s, those the size allows)')
     parser.add_argument('--cache-dir', default=os.path.join('experiments', 'eval_cache'),
                         help='degraded validation sets and FID statistics (default: %(default)s)')
     parser.add_argument('--inception-weights', help='pytorch-fid weights (default: $TORCH_HOME/hub/checkpoints/'
@@ -76,11 +74,6 @@ def parse_args(argv=None):
     if not args.experiment and not args.opt:
         parser.error('give an experiment folder or -opt (with --checkpoint)')
     return args
-
-
-def load_options(path):
-    with open(path) as handle:
-        return yaml.load(handle, Loader=ordered_yaml()[0])
 
 
 def experiment_option_file(exp_dir):
@@ -109,55 +102,36 @@ def latest_checkpoint(models_dir):
 
 
 def build_generator(net_opt, path, key, path_option, net_option, device):
+    """Generator ``net_opt`` with the weights of checkpoint ``path`` (entry ``key``), in eval mode on ``device``.
+
+    Returns ``(net, the checkpoint entry used)``; errors name ``path_option`` / ``net_option``.
+    """
     net = build_network(deepcopy(net_opt))
     used_key = load_checked(net, path, key, True, path_option, net_option)
     return net.eval().to(device), used_key
 
 
-def default_crop_border(opt, family_name):
+def build_teacher(opt, device):
+    """The teacher generator of resolved options ``opt`` (``path.pretrain_network_g_teacher``) and its entry."""
+    path_opt = opt['path']
+    return build_generator(opt['network_g_teacher'], path_opt.get('pretrain_network_g_teacher'),
+                           path_opt.get('param_key_g_teacher', 'params_ema'), 'path.pretrain_network_g_teacher',
+                           'network_g_teacher', device)
+
+
+def default_crop_border(opt, family):
+    """The option file's ``val.metrics.psnr.crop_border``, else the family's rule (``TeacherFamily.crop_border``)."""
     psnr_opt = (opt.get('val') or {}).get('metrics', {}).get('psnr') or {}
     if 'crop_border' in psnr_opt:
         return int(psnr_opt['crop_border'])
-    return int(opt.get('scale', 0)) if family_name == 'realesrgan' else 0
+    return family.crop_border(opt)
 
 
-def first_val_dataset(opt):
-    for phase, dataset_opt in opt.get('datasets', {}).items():
-        if phase.split('_')[0] == 'val' and dataset_opt.get('dataroot_gt'):
-            return dataset_opt
-    raise ValueError('the option file has no validation set with dataroot_gt; pass --gt (and --lq)')
-
-
-def evaluation_sets(opt, family, args):
-    """[(set info dict, zero-argument function returning the samples)] for the family."""
-    if family.name == 'gcfsr':
-        out_size = opt['network_g_teacher']['out_size']
-        factors = eval_data.gcfsr_factors(out_size, args.factors)
-        if not factors:
-            raise ValueError(f'--factors {args.factors}: none leaves {eval_data.GCFSR_MIN_LR_SIDE} px at '
-                             f'out_size {out_size}')
-        sets = []
-        for factor in factors:
-            dataset_opt = eval_data.gcfsr_dataset_options(opt, factor)
-            gt_files = eval_data.list_images(dataset_opt['dataroot_gt'])
-            info = dict(name=f'{dataset_opt.get("name", "val")}', factor=factor, gt_dir=dataset_opt['dataroot_gt'],
-                        lq_dir=dataset_opt.get('dataroot_lq'), gt_files=gt_files,
-                        inputs='bicubic down-up (GCFSRValDataset)')
-            sets.append((info, lambda d=dataset_opt: eval_data.gcfsr_samples(d, family)))
-        return sets
-    scale = int(opt['scale'])
-    val_opt = first_val_dataset(opt) if not args.gt else {}
-    gt_dir = args.gt or val_opt['dataroot_gt']
-    if args.lq:
-        lq_dir, inputs = args.lq, f'given LR images ({args.lq})'
-        name = os.path.basename(os.path.normpath(gt_dir))
-    else:
-        name = val_opt.get('name') or os.path.basename(os.path.normpath(gt_dir))
-        gt_dir, lq_dir = eval_data.degrade_realesrgan_once(opt, gt_dir, args.cache_dir, args.degrade_seed, name)
-        name, inputs = f'{name}_realesrgan_seed{args.degrade_seed}', 'Real-ESRGAN degradation, saved once'
-    info = dict(name=name, factor=scale, gt_dir=gt_dir, lq_dir=lq_dir, gt_files=eval_data.list_images(gt_dir),
-                inputs=inputs)
-    return [(info, lambda: eval_data.paired_samples(gt_dir, lq_dir, scale))]
+def run_generator(net, family, inputs, device):
+    """Output of generator ``net`` on a sample's ``inputs`` as a (1, 3, H, W) CPU tensor in [0, 1]."""
+    inputs = {k: v.to(device) for k, v in inputs.items()}
+    with torch.inference_mode():
+        return family.to_unit_range(family.generate(net, inputs).float().cpu()).clamp(0, 1)
 
 
 def mean_or_none(values):
@@ -184,7 +158,7 @@ def run_info(opt, exp_dir):
                    train_d=s.get('train_d')) for s in train_opt.get('stages') or []]
     sdakd_opt = opt.get('sdakd') or {}
     return dict(experiment=os.path.basename(os.path.normpath(exp_dir)), name=opt.get('name'),
-                family=sdakd_opt.get('family', 'realesrgan'), width=sdakd_opt.get('width'),
+                family=sdakd_opt.get('family', DEFAULT_FAMILY), width=sdakd_opt.get('width'),
                 d_width=sdakd_opt.get('d_width') or sdakd_opt.get('width'), seed=opt.get('manual_seed'),
                 total_iter=train_opt.get('total_iter'), stages=stages,
                 batch_size=(opt.get('datasets', {}).get('train') or {}).get('batch_size_per_gpu'),
@@ -195,12 +169,8 @@ def evaluate(args):
     device = torch.device(args.device)
     exp_dir = args.experiment
     opt_path = args.opt or experiment_option_file(exp_dir)
-    opt = load_options(opt_path)
+    opt, family = resolve_options(load_options(opt_path))
     exp_dir = exp_dir or os.path.join('experiments', opt['name'])
-    sdakd_opt = opt.get('sdakd') or {}
-    family = build_family(sdakd_opt.get('family', 'realesrgan'), sdakd_opt)
-    resolve_network_options(opt, family)
-    family.configure(opt['network_g_teacher'])
     out_dir = args.out or os.path.join(exp_dir, 'evaluation')
     os.makedirs(out_dir, exist_ok=True)
 
@@ -211,14 +181,10 @@ def evaluate(args):
                                                device)
         checkpoints['student'] = dict(path=path, param_key=key)
     if 'teacher' in args.rows:
-        path_opt = opt['path']
-        path = path_opt.get('pretrain_network_g_teacher')
-        nets['teacher'], key = build_generator(opt['network_g_teacher'], path,
-                                               path_opt.get('param_key_g_teacher', 'params_ema'),
-                                               'path.pretrain_network_g_teacher', 'network_g_teacher', device)
-        checkpoints['teacher'] = dict(path=path, param_key=key)
+        nets['teacher'], key = build_teacher(opt, device)
+        checkpoints['teacher'] = dict(path=opt['path'].get('pretrain_network_g_teacher'), param_key=key)
 
-    crop_border = args.crop_border if args.crop_border is not None else default_crop_border(opt, family.name)
+    crop_border = args.crop_border if args.crop_border is not None else default_crop_border(opt, family)
     suite = MetricSuite(args.metrics, crop_border, args.test_y_channel, args.inception_weights, args.lpips_net,
                         args.lpips_backbone, str(device), args.fid_dims)
     for metric, status in suite.status.items():
@@ -226,7 +192,8 @@ def evaluate(args):
             print(f'[evaluate] {metric}: {status}')
 
     started, load_before = time.time(), load_average()
-    sets = evaluation_sets(opt, family, args)
+    sets = family.evaluation_sets(opt, gt=args.gt, lq=args.lq, cache_dir=args.cache_dir,
+                                  degrade_seed=args.degrade_seed, factors=args.factors)
     total = sum(len(info['gt_files']) for info, _ in sets) * len(args.rows)
     rows, per_image, first_inputs = [], [], None
     with tqdm(total=total, desc=f'evaluate {os.path.basename(os.path.normpath(exp_dir))}', unit='img') as bar:
@@ -236,13 +203,8 @@ def evaluate(args):
             for sample in samples():
                 first_inputs = first_inputs or sample['inputs']
                 for row in args.rows:
-                    if row == 'bicubic':
-                        output = sample['bicubic']
-                    else:
-                        inputs = {k: v.to(device) for k, v in sample['inputs'].items()}
-                        with torch.inference_mode():
-                            output = family.to_unit_range(family.generate(nets[row], inputs).float().cpu())
-                    output = output.clamp(0, 1)
+                    output = sample['bicubic'].clamp(0, 1) if row == 'bicubic' else run_generator(
+                        nets[row], family, sample['inputs'], device)
                     image_dir = os.path.join(out_dir, 'images', f'{info["name"]}_x{info["factor"]}', row)
                     os.makedirs(image_dir, exist_ok=True)
                     image_path = os.path.join(image_dir, f'{sample["name"]}.png')

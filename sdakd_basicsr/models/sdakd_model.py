@@ -11,7 +11,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from sdakd_basicsr.distributed import DistributedModelMixin
-from sdakd_basicsr.families import build_family
+from sdakd_basicsr.families import family_from_options
 from sdakd_basicsr.losses.r1_loss import lazy_r1_loss
 from sdakd_basicsr.losses.terms import LOSS_TERMS
 from sdakd_basicsr.models.exact_resume import ExactResumeMixin
@@ -22,17 +22,23 @@ from sdakd_basicsr.utils.gan_diagnostics import DiscriminatorMonitor, write_vali
 
 
 def resolve_network_options(opt, family):
-    """Fill ``network_g`` / ``network_d`` from the teacher's options scaled by ``sdakd.width`` when not given.
+    """A copy of ``opt`` with ``network_g`` / ``network_d`` derived from the teacher's options when not given.
+
+    ``opt`` itself is not changed: the model resolves its options once, and commands that rebuild a student
+    (evaluation, export, inference) call :func:`sdakd_basicsr.utils.options.resolve_options` once and read the copy.
 
     Options read (family-specific ones, such as ``sdakd.scale_grow_ch``, are read by the family):
         sdakd.width (float): Student width relative to the teacher, for G and D alike. Default 0.5.
         sdakd.d_width (float | str): Student-discriminator width if it should differ. Default: ``sdakd.width``, or
             for a student G of another type than the teacher's, the family's capacity rule (``capacity``).
     """
-    sdakd_opt = opt.setdefault('sdakd', {})
     if 'network_g_teacher' not in opt:
         raise KeyError('network_g_teacher is missing: SDAKD needs the teacher generator options '
                        '(as in the teacher\'s own training file).')
+    opt = deepcopy(opt)
+    if opt.get('sdakd') is None:
+        opt['sdakd'] = {}
+    sdakd_opt = opt['sdakd']
     width = sdakd_opt.setdefault('width', 0.5)
     if not isinstance(width, (int, float)) or not 0 < width <= 1:
         raise ValueError(f'sdakd.width={width!r} must be a number in (0, 1], e.g. 0.5, 0.25, 0.125')
@@ -42,6 +48,7 @@ def resolve_network_options(opt, family):
         d_width = family.student_discriminator_width(opt['network_g'], opt['network_g_teacher'],
                                                      opt['network_d_teacher'], sdakd_opt.get('d_width'), width)
         opt['network_d'] = family.student_discriminator_opt(opt['network_d_teacher'], d_width)
+    return opt
 
 
 @MODEL_REGISTRY.register()
@@ -70,9 +77,8 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
     """
 
     def __init__(self, opt):
-        sdakd_opt = opt.get('sdakd') or {}
-        self.family = build_family(sdakd_opt.get('family', 'realesrgan'), sdakd_opt)
-        resolve_network_options(opt, self.family)
+        self.family = family_from_options(opt)
+        opt = resolve_network_options(opt, self.family)
         self.family.configure(opt['network_g_teacher'])
         if opt['is_train']:
             self.stages = parse_stages(opt['train'], has_teacher_d=opt.get('network_d_teacher') is not None)

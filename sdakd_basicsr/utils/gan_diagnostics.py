@@ -14,6 +14,8 @@ from torch.nn import functional as F
 
 from basicsr.utils import tensor2img
 
+from sdakd_basicsr.utils.grid import side_by_side
+
 
 class DiscriminatorMonitor:
     """Running statistics of one discriminator within the current stage.
@@ -59,18 +61,14 @@ class DiscriminatorMonitor:
 
 
 def grid_panel(lq, student, teacher, gt):
-    """One uint8 BGR image: LR (nearest-upsampled to the output size) | student | teacher | GT.
+    """One uint8 BGR image: LR (nearest-upsampled to the output size) | student | teacher | GT, captioned.
 
     All inputs are (1, 3, H, W) tensors in [0, 1]; ``teacher`` or ``gt`` may be None (left out).
     """
     size = student.shape[-2:]
-    tiles = [F.interpolate(lq.float(), size=size, mode='nearest'), student, teacher, gt]
-    images = [tensor2img(t.float().clamp(0, 1).cpu()) for t in tiles if t is not None]
-    labels = ['LR', 'student', 'teacher', 'GT'] if teacher is not None else ['LR', 'student', 'GT']
-    for image, text in zip(images, labels if gt is not None else labels[:-1]):
-        cv2.putText(image, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(image, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-    return np.concatenate(images, axis=1)
+    tiles = {'LR': F.interpolate(lq.float(), size=size, mode='nearest'), 'student': student, 'teacher': teacher,
+             'GT': gt}
+    return side_by_side([(text, tensor2img(t.float().clamp(0, 1).cpu())) for text, t in tiles.items() if t is not None])
 
 
 def write_validation_grids(model, dataloader, current_iter, tb_logger, max_images):

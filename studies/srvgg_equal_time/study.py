@@ -4,10 +4,10 @@ Three configurations on the demo data (``python datasets/make_demo_data.py --out
 real ``python -m basicsr.train`` run: SRVGGNetCompact 64/16 with SDAKD, RRDB 1/4 width with SDAKD, and
 SRVGGNetCompact 64/16 without distillation. Steps (run each training under the CPU lock, one at a time):
 
-    python scripts/srvgg_equal_time.py calibrate               # s/iter of every stage of every config
-    python scripts/srvgg_equal_time.py train --config srvgg_sdakd --seed 0 --minutes 5   # each config and seed
-    python scripts/srvgg_equal_time.py evaluate                # every checkpoint of every run -> JSON + markdown
-    python scripts/srvgg_equal_time.py plot --benchmark B.json # needs matplotlib (optional)
+    python studies/srvgg_equal_time/study.py calibrate               # s/iter of every stage of every config
+    python studies/srvgg_equal_time/study.py train --config srvgg_sdakd --seed 0 --minutes 5   # each config and seed
+    python studies/srvgg_equal_time/study.py evaluate                # every checkpoint of every run -> JSON + markdown
+    python studies/srvgg_equal_time/study.py plot --benchmark B.json # needs matplotlib (optional)
 
 ``--work DIR`` (before the command) keeps another comparison apart, e.g. longer runs: copy
 ``calibration.json`` into DIR, then ``train`` and ``evaluate`` with the same ``--work``.
@@ -22,33 +22,26 @@ upscaled input, so an untrained SRVGG starts at the nearest-neighbour row), and 
 students' outputs (``grid.png``, seed 0).
 """
 import argparse
-import datetime
 import glob
 import json
 import os
-import re
-import runpy
 import statistics
 import subprocess
 import sys
-from copy import deepcopy
 
 import cv2
 import numpy as np
 import torch
-import yaml
 
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers the archs)
-from basicsr.archs import build_network
-from basicsr.metrics import calculate_niqe, calculate_psnr
-from basicsr.utils.options import ordered_yaml
-
-from sdakd_basicsr.families import build_family
-from sdakd_basicsr.models.sdakd_model import resolve_network_options
-from sdakd_basicsr.utils.checkpoint import extract_state_dict, load_checked
+from sdakd_basicsr.metrics.evaluate import build_generator, build_teacher, default_crop_border, run_generator
+from sdakd_basicsr.metrics.suite import MetricSuite, to_uint8_rgb
+from sdakd_basicsr.utils.grid import grid, write_image
+from sdakd_basicsr.utils.options import load_options, load_resolved_options, write_options
 from sdakd_basicsr.utils.profiling import count_params, environment, load_average, markdown_table
+from sdakd_basicsr.utils.training_log import iteration_times
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: run records, configs and results; --work picks another (relative to the working directory, the repo root)
 WORK = os.path.join('experiments', 'srvgg_equal_time')
 
@@ -61,36 +54,12 @@ CONFIGS = {
 EXTRA_HELD_OUT = ('hubble_deep_field', 'retina', 'camera', 'immunohistochemistry')
 CROP = 256
 CHECKPOINTS_PER_RUN = 6
-LOG_LINE = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO: \[.*?iter:\s*([\d,]+),')
-
-
-def load_yaml(path):
-    with open(path) as handle:
-        return yaml.load(handle, Loader=ordered_yaml()[0])
-
-
-def write_yaml(opt, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as handle:
-        yaml.dump(opt, handle, Dumper=ordered_yaml()[1], default_flow_style=None)
-
-
-def iteration_times(log_text):
-    """{iter: seconds since the previous logged iteration} from a training log with ``print_freq: 1``."""
-    stamps = {}
-    for line in log_text.splitlines():
-        match = LOG_LINE.match(line)
-        if match:
-            stamp = datetime.datetime.strptime(match.group(1), '%Y-%m-%d %H:%M:%S,%f')
-            stamps[int(match.group(2).replace(',', ''))] = stamp
-    iters = sorted(stamps)
-    return {b: (stamps[b] - stamps[a]).total_seconds() for a, b in zip(iters, iters[1:]) if b == a + 1}
 
 
 def run_training(opt, tag):
     """Write ``opt`` as ``<WORK>/configs/<tag>.yml`` and train it with ``python -m basicsr.train``; return its log."""
     path = os.path.join(WORK, 'configs', f'{tag}.yml')
-    write_yaml(opt, path)
+    write_options(opt, path)
     env = dict(os.environ, PYTHONPATH=REPO)
     proc = subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', path], env=env, capture_output=True,
                           text=True)
@@ -101,7 +70,7 @@ def run_training(opt, tag):
 
 
 def base_opt(config, name, total_iter, stages, seed, checkpoint_every):
-    opt = load_yaml(os.path.join(REPO, CONFIGS[config][1]))
+    opt = load_options(os.path.join(REPO, CONFIGS[config][1]))
     opt['name'] = name
     opt['manual_seed'] = seed
     scale = total_iter / opt['train']['total_iter']
@@ -119,7 +88,7 @@ def calibrate(args):
     """Short runs (``--iters`` per stage): median seconds per iteration of each stage of each config."""
     result = {}
     for config in CONFIGS:
-        stages = load_yaml(os.path.join(REPO, CONFIGS[config][1]))['train']['stages']
+        stages = load_options(os.path.join(REPO, CONFIGS[config][1]))['train']['stages']
         short = [dict(stage, iters=args.iters) for stage in stages]
         name = f'{os.path.basename(WORK)}_calibrate_{config}'
         log = run_training(base_opt(config, name, args.iters * len(stages), short, 0, 10 ** 9), name)
@@ -145,7 +114,7 @@ def train(args):
     if not os.path.isfile(calibration_path):
         sys.exit(f'{calibration_path} is missing: run `calibrate` with the same --work first (or copy the file there)')
     calibration = json.load(open(calibration_path))[args.config]
-    stages = load_yaml(os.path.join(REPO, CONFIGS[args.config][1]))['train']['stages']
+    stages = load_options(os.path.join(REPO, CONFIGS[args.config][1]))['train']['stages']
     weights = np.array(calibration['stage_iters'], dtype=float)
     weights /= weights.sum()
     seconds_per_iter = float(np.dot(weights, calibration['seconds_per_iter']))
@@ -177,7 +146,8 @@ def train(args):
 # ---------------------------------------------------------------------------------------------- evaluation
 def held_out_images():
     """[(name, GT RGB uint8 256x256, LR RGB uint8 64x64)]: the demo validation crops, then the extra photos."""
-    demo = runpy.run_path(os.path.join(REPO, 'datasets', 'make_demo_data.py'))
+    from sdakd_basicsr.data import demo_data
+    demo = vars(demo_data)
     import skimage.data
     images = []
     for name in demo['VAL_PHOTOS']:
@@ -196,21 +166,18 @@ def to_tensor(rgb):
     return torch.from_numpy(rgb.astype(np.float32) / 255.).permute(2, 0, 1)[None]
 
 
-def to_image(tensor):
-    return (tensor[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255.).round().astype(np.uint8)
+class Scorer:
+    """PSNR to the GT and to the teacher's output, and NIQE, with the evaluator's metrics and crop border."""
 
+    def __init__(self, crop_border):
+        self.with_niqe = MetricSuite(('psnr', 'niqe'), crop_border)
+        self.psnr_only = MetricSuite(('psnr', ), crop_border)
 
-def upscale(net, lq):
-    with torch.inference_mode():
-        return to_image(net(to_tensor(lq)))
-
-
-def image_metrics(sr, gt, teacher):
-    """PSNR (RGB, 4-px border) to GT and to the teacher's output; NIQE (Y) of ``sr``."""
-    bgr = sr[..., ::-1]
-    return dict(psnr_gt=calculate_psnr(bgr, gt[..., ::-1], crop_border=4),
-                psnr_teacher=calculate_psnr(bgr, teacher[..., ::-1], crop_border=4),
-                niqe=calculate_niqe(bgr, crop_border=4, input_order='HWC', convert_to='y'))
+    def __call__(self, sr, gt, teacher):
+        sr = to_tensor(sr)
+        values = self.with_niqe.image_metrics(sr, to_tensor(gt))
+        return dict(psnr_gt=values['psnr'], psnr_teacher=self.psnr_only.image_metrics(sr, to_tensor(teacher))['psnr'],
+                    niqe=values['niqe'])
 
 
 def interpolated(lq, mode):
@@ -224,23 +191,21 @@ def mean_metrics(per_image):
 def evaluate(args):
     """Every checkpoint of every finished run: metrics on the held-out photos, written as JSON and markdown."""
     images = held_out_images()
-    demo_opt = load_yaml(os.path.join(REPO, CONFIGS['rrdb_sdakd'][1]))
-    teacher = build_network(deepcopy(demo_opt['network_g_teacher']))
-    load_checked(teacher, demo_opt['path']['pretrain_network_g_teacher'], 'params_ema', True,
-                 'path.pretrain_network_g_teacher', 'network_g_teacher')
-    teacher.eval()
+    demo_opt, family = load_resolved_options(os.path.join(REPO, CONFIGS['rrdb_sdakd'][1]))
+    score = Scorer(default_crop_border(demo_opt, family))
+    upscale = lambda net, lq: to_uint8_rgb(run_generator(net, family, {'lq': to_tensor(lq)}, 'cpu'))  # noqa: E731
+    teacher = build_teacher(demo_opt, 'cpu')[0]
     teacher_out = [upscale(teacher, lq) for _, _, lq in images]
-    reference = dict(teacher=mean_metrics([image_metrics(t, gt, t) for t, (_, gt, _) in zip(teacher_out, images)]))
+    reference = dict(teacher=mean_metrics([score(t, gt, t) for t, (_, gt, _) in zip(teacher_out, images)]))
     for mode in ('nearest', 'bicubic'):
-        reference[mode] = mean_metrics([image_metrics(interpolated(lq, mode), gt, t_out)
+        reference[mode] = mean_metrics([score(interpolated(lq, mode), gt, t_out)
                                         for (_, gt, lq), t_out in zip(images, teacher_out)])
     grid_columns = [('nearest', [interpolated(lq, 'nearest') for _, _, lq in images]),
                     ('bicubic', [interpolated(lq, 'bicubic') for _, _, lq in images])]
     runs = []
     for record_path in sorted(glob.glob(os.path.join(WORK, 'runs', '*.json'))):
         record = json.load(open(record_path))
-        opt = load_yaml(os.path.join(REPO, CONFIGS[record['config']][1]))
-        resolve_network_options(opt, build_family('realesrgan', opt.get('sdakd')))
+        opt, _ = load_resolved_options(os.path.join(REPO, CONFIGS[record['config']][1]))
         name = os.path.basename(record_path)[:-5]
         checkpoints = sorted(glob.glob(os.path.join('experiments', name, 'models', 'net_g_[0-9]*.pth')),
                              key=lambda p: int(p.rsplit('_', 1)[1][:-4]))
@@ -248,12 +213,9 @@ def evaluate(args):
         elapsed = {int(k): v for k, v in record['elapsed_at'].items()}
         for path in checkpoints:
             iteration = int(path.rsplit('_', 1)[1][:-4])
-            net = build_network(deepcopy(opt['network_g']))
-            state, _ = extract_state_dict(torch.load(path, map_location='cpu', weights_only=True), 'params_ema')
-            net.load_state_dict(state)
-            net.eval()
+            net = build_generator(opt['network_g'], path, 'params_ema', path, 'network_g', 'cpu')[0]
             outputs = [upscale(net, lq) for _, _, lq in images]
-            per_image = [image_metrics(sr, gt, t_out) for sr, (_, gt, _), t_out in zip(outputs, images, teacher_out)]
+            per_image = [score(sr, gt, t_out) for sr, (_, gt, _), t_out in zip(outputs, images, teacher_out)]
             curve.append(dict(iter=iteration, minutes=elapsed.get(iteration, float('nan')) / 60,
                               **mean_metrics(per_image)))
         if curve:
@@ -267,24 +229,17 @@ def evaluate(args):
     with open(os.path.join(WORK, 'evaluation.json'), 'w') as handle:
         json.dump(result, handle, indent=2)
     print(summary_table(result))
-    for key in ('psnr_teacher', 'psnr_gt', 'niqe'):
+    for key in ('psnr_teacher', 'psnr_gt', 'niqe') if runs else ():
         print(f'\n{key} at equal training minutes:\n' + at_minutes_table(result, key))
 
 
 def write_grid(columns, path, crop=128):
-    """One row per held-out image (its centre ``crop``), one column per method, titles in the first row."""
-    rows = []
-    for index in range(len(columns[0][1])):
-        tiles = []
-        for title, outputs in columns:
-            offset = (outputs[index].shape[0] - crop) // 2
-            tile = np.ascontiguousarray(outputs[index][offset:offset + crop, offset:offset + crop, ::-1])
-            if index == 0:
-                tile = cv2.copyMakeBorder(tile, 18, 0, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-                cv2.putText(tile, title[:22], (2, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1, cv2.LINE_AA)
-            tiles.append(tile)
-        rows.append(np.concatenate(tiles, axis=1))
-    cv2.imwrite(path, np.concatenate(rows, axis=0))
+    """One row per held-out image (its centre ``crop``), one column per method, titles above the first row."""
+    def centre(img):
+        offset = (img.shape[0] - crop) // 2
+        return np.ascontiguousarray(img[offset:offset + crop, offset:offset + crop, ::-1])
+    rows = [[centre(outputs[index]) for _, outputs in columns] for index in range(len(columns[0][1]))]
+    write_image(path, grid([title[:22] for title, _ in columns], rows))
     print(f'wrote {path}')
 
 
@@ -392,7 +347,7 @@ def main(argv=None):
     tr.add_argument('--minutes', type=float, default=5.0, help='wall-clock training time to fill')
     sub.add_parser('evaluate')
     pl = sub.add_parser('plot')
-    pl.add_argument('--benchmark', default=None, help='JSON of scripts/benchmark_students.py (latency panel)')
+    pl.add_argument('--benchmark', default=None, help='JSON of benchmark_students.py (latency panel)')
     pl.add_argument('--size', type=int, default=64, help='LR size whose latency is plotted')
     pl.add_argument('--out', default='docs/figures/srvgg_equal_time.png')
     args = parser.parse_args(argv)

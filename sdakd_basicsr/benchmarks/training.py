@@ -10,9 +10,9 @@ feature losses. Every step kind is timed in interleaved rounds on the same fixed
 degradation synthesis: both cost the same in every stage). The teacher has random weights.
 
 Examples:
-    python scripts/benchmark_training.py --family realesrgan --set num_block=6 --threads 2
-    python scripts/benchmark_training.py --family gcfsr --set out_size=128 --set-d out_size=128 --threads 2
-    python scripts/benchmark_training.py --family realesrgan --device cuda --batch 4 --patch 64 --json t.json
+    python -m sdakd_basicsr.benchmarks.training --family realesrgan --set num_block=6 --threads 2
+    python -m sdakd_basicsr.benchmarks.training --family gcfsr --set out_size=128 --set-d out_size=128 --threads 2
+    python -m sdakd_basicsr.benchmarks.training --family realesrgan --device cuda --batch 4 --patch 64 --json t.json
 """
 import argparse
 import contextlib
@@ -22,20 +22,18 @@ import tempfile
 from copy import deepcopy
 
 import torch
-import yaml
 
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers SDAKDModel and the losses)
 from basicsr.archs import build_network
-from basicsr.utils.options import ordered_yaml
 
-from sdakd_basicsr.families import build_family
+from sdakd_basicsr.families import DEFAULT_FAMILY, build_family
 from sdakd_basicsr.models.sdakd_model import SDAKDModel
+from sdakd_basicsr.utils.options import load_options, main_option_files
 from sdakd_basicsr.utils.profiling import (count_params, interleaved_times, load_average, markdown_table,
                                            median_or_none, parse_key_values, run_benchmark)
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OPTION_FILES = {'realesrgan': os.path.join(REPO_ROOT, 'options', 'sdakd_realesrgan_x4plus.yml'),
-                'gcfsr': os.path.join(REPO_ROOT, 'options', 'sdakd_gcfsr.yml')}
+#: family -> its main SDAKD option file in the repository
+OPTION_FILES = main_option_files()
 #: the no-KD baseline's GAN stage (its perceptual loss is dropped with the others when VGG weights are absent)
 REFERENCE_STAGE = {'name': 'no_kd_gan', 'losses': ['pixel', 'perceptual', 'gan'], 'train_d': 'student'}
 #: SDAKD's last stage should cost at most this much more than the reference, in percent
@@ -48,7 +46,7 @@ def parse_args(argv=None):
     """Command-line options (see ``--help``)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--family', default='realesrgan', choices=sorted(OPTION_FILES))
+    parser.add_argument('--family', default=DEFAULT_FAMILY, choices=sorted(OPTION_FILES))
     parser.add_argument('-opt', default=None, help='SDAKD option file (default: the family\'s main one)')
     parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
                         help='override teacher generator options, e.g. num_block=6 (x4plus has 23) or out_size=128')
@@ -94,8 +92,7 @@ def training_options(args, workdir):
     Returns:
         tuple[dict, list[str]]: the options and notes on what was changed from the option file.
     """
-    with open(args.opt or OPTION_FILES[args.family]) as handle:
-        opt = yaml.load(handle, Loader=ordered_yaml()[0])
+    opt = load_options(args.opt or OPTION_FILES[args.family])
     notes = []
     device = torch.device(args.device)
     opt['network_g_teacher'] = dict(opt['network_g_teacher'], **parse_key_values(args.set))
@@ -139,7 +136,9 @@ def training_options(args, workdir):
     train['stages'] = [dict(stage, iters=STAGE_ITERS) for stage in stages]
     train['total_iter'] = STAGE_ITERS * len(stages)
 
-    dataset_type = 'PairedImageDataset' if args.family == 'realesrgan' else opt['datasets']['train']['type']
+    dataset_type = opt['datasets']['train']['type']
+    if dataset_type == 'RealESRGANDataset':  # batches are fed by hand: no on-the-fly degradation
+        dataset_type = 'PairedImageDataset'
     opt['datasets'] = {'train': {'name': 'benchmark', 'type': dataset_type, 'phase': 'train'}}  # fed by hand
     opt.pop('val', None)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, root_path=workdir,
@@ -157,10 +156,14 @@ def training_options(args, workdir):
 def fixed_batch(args, opt):
     """One random training batch in the family's value range, as the data loader would give it."""
     gen = torch.Generator().manual_seed(args.seed)
-    if args.family == 'gcfsr':
-        size = opt['network_g_teacher']['out_size']
-        gt = torch.rand(args.batch, 3, size, size, generator=gen) * 2 - 1
-        return {'lq': gt.clone(), 'gt': gt, 'in_size': torch.full((args.batch, 1), 0.25)}
+    family = build_family(args.family, opt.get('sdakd'))
+    size = family.fixed_input_size(opt['network_g_teacher'])
+    if size:  # input and output at that size: the LR image is given resized to it, with the family's conditions
+        low, high = family.value_range
+        gt = torch.rand(args.batch, 3, size, size, generator=gen) * (high - low) + low
+        conditions = {k: v.expand(args.batch, *v.shape[1:]).clone()
+                      for k, v in family.dummy_inputs(opt['network_g_teacher'], 'cpu', size).items() if k != 'lq'}
+        return dict(conditions, lq=gt.clone(), gt=gt)
     scale = opt['network_g_teacher'].get('scale', opt.get('scale', 4))
     return {'lq': torch.rand(args.batch, 3, args.patch, args.patch, generator=gen),
             'gt': torch.rand(args.batch, 3, args.patch * scale, args.patch * scale, generator=gen)}
@@ -223,10 +226,10 @@ def benchmark(args):
         sdakd_stages = [stage.name for stage in model.stages if stage.name != REFERENCE_STAGE['name']]
         config = dict(family=args.family, device=str(device), threads=torch.get_num_threads(), batch=args.batch,
                       input_shape=list(data['lq'].shape), gt_shape=list(data['gt'].shape), warmup=args.warmup,
-                      repeats=args.repeats, option_file=os.path.relpath(args.opt or OPTION_FILES[args.family],
-                                                                        REPO_ROOT),
-                      network_g_teacher=dict(opt['network_g_teacher']), network_g=dict(opt['network_g']),
-                      network_d=dict(opt['network_d']), width=opt['sdakd']['width'],
+                      repeats=args.repeats, option_file=args.opt or os.path.join(
+                          'options', os.path.basename(OPTION_FILES[args.family])),
+                      network_g_teacher=dict(model.opt['network_g_teacher']), network_g=dict(model.opt['network_g']),
+                      network_d=dict(model.opt['network_d']), width=model.opt['sdakd']['width'],
                       distill_layers=list(model.student_taps.layer_names), ema_decay=opt['train'].get('ema_decay'),
                       last_sdakd_stage=sdakd_stages[-1], notes=notes, load_average=load_average(),
                       params={'teacher_g': count_params(model.net_g_teacher), 'student_g': count_params(model.net_g),

@@ -1,17 +1,17 @@
 """Turn evaluated experiment folders into the paper's tables (markdown + CSV) and a quality-vs-latency plot.
 
-    python scripts/make_tables.py experiments/cmp_* --out docs/tables/cmp
+    python -m sdakd_basicsr.metrics.tables experiments/cmp_* --out docs/tables/cmp
 
-Reads ``<experiment>/evaluation/results.json`` (written by ``scripts/evaluate.py``). Experiments whose names differ
-only in the ``_s<seed>`` suffix are seeds of one run: the tables show mean ± std over them and the number of
-seeds. The method is read from the name (``scripts/make_sweep.py`` and ``make_option_variants.py`` put it there).
+Reads ``<experiment>/evaluation/results.json`` (written by ``python -m sdakd_basicsr.metrics.evaluate``).
+Experiments whose names differ only in the ``_s<seed>`` suffix are seeds of one run: the tables show mean ± std over
+them and the number of seeds. The method is read from the name (the sweep and option-variant generators put it
+there).
 
-    T1  GCFSR: FID / LPIPS / PSNR per factor, parameters, MACs
-    T2  Real-ESRGAN x4: PSNR / SSIM / LPIPS / NIQE / FID, parameters, MACs
+    one student table per teacher family (its ``results_table``: number, title, metrics, per-factor columns)
     T3  ablations (with the SDAKD rows of the same family and width for reference)
     T4  efficiency: parameters, MACs, latency, speed-up over the teacher
-Teacher and bicubic rows come from the same evaluations. Writes ``tables.md``, ``t1_gcfsr.csv``,
-``t2_realesrgan.csv``, ``t3_ablations.csv``, ``t4_efficiency.csv`` and ``quality_latency_<family>.png``.
+Teacher and bicubic rows come from the same evaluations. Writes ``tables.md``, ``t<number>_<family>.csv``,
+``t3_ablations.csv``, ``t4_efficiency.csv`` and ``quality_latency_<family>.png``.
 """
 import argparse
 import csv
@@ -19,12 +19,11 @@ import json
 import os
 import re
 import statistics
-import sys
 from collections import OrderedDict, defaultdict
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_option_variants import ABLATIONS, METHODS  # noqa: E402
+from sdakd_basicsr.families import FAMILY_REGISTRY
 
+#: method key (in experiment names) -> table label, in table order
 LABELS = {
     'sdakd': 'SDAKD',
     'no_kd': 'no KD (teacher recipe)',
@@ -38,15 +37,17 @@ LABELS = {
     'conv1x1_adapter': 'SDAKD, 1x1 adaptor',
     'adv_in_stage2': 'SDAKD, adversarial in stage 2',
 }
+METHODS = tuple(LABELS)
+ABLATIONS = ('no_supervised_stage', 'no_distill_stage', 'no_feature_kd', 'conv1x1_adapter', 'adv_in_stage2')
 REFERENCE_ROWS = ('teacher', 'bicubic')
-T2_METRICS = ('psnr', 'ssim', 'lpips', 'niqe', 'fid')
-T1_METRICS = ('fid', 'lpips', 'psnr')
+ALL_METRICS = ('psnr', 'ssim', 'lpips', 'niqe', 'fid')
 HIGHER_IS_BETTER = {'psnr': True, 'ssim': True, 'lpips': False, 'niqe': False, 'fid': False}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('experiments', nargs='+', help='experiment folders (evaluated with scripts/evaluate.py)')
+    parser.add_argument('experiments', nargs='+',
+                        help='experiment folders (evaluated with python -m sdakd_basicsr.metrics.evaluate)')
     parser.add_argument('--out', required=True, help='output folder for tables.md, the CSVs and the plots')
     parser.add_argument('--tag', default='results', help='evaluation file stem (default: %(default)s)')
     parser.add_argument('--plot-metric', default='psnr', choices=sorted(HIGHER_IS_BETTER),
@@ -67,7 +68,7 @@ def load_results(folders, tag):
     for folder in folders:
         path = os.path.join(folder, 'evaluation', f'{tag}.json')
         if not os.path.isfile(path):
-            raise FileNotFoundError(f'{path} is missing: run python scripts/evaluate.py {folder} first')
+            raise FileNotFoundError(f'{path} is missing: run python -m sdakd_basicsr.metrics.evaluate {folder} first')
         with open(path) as handle:
             result = json.load(handle)
         result['method'] = method_of(result['experiment']) or ('sdakd' if 'sdakd' in result['experiment'] else None)
@@ -173,13 +174,13 @@ def ablation_table(results):
     chosen = [r for r in results
               if (r['family'], r.get('width')) in keys and (r['method'] in ABLATIONS or r['method'] == 'sdakd')]
     headers = ['family', 'method', 'set', 'seeds'] + [f'{m.upper()}{" ↑" if HIGHER_IS_BETTER[m] else " ↓"}'
-                                                      for m in T2_METRICS]
+                                                      for m in ALL_METRICS]
     table = []
     for group, seed_results in groups_of(chosen).items():
         for set_factor in sets_of(seed_results):
             table.append([seed_results[0]['family'], label(seed_results), f'{set_factor[0]} x{set_factor[1]}',
                           str(len(seed_results))]
-                         + [fmt(row_values(seed_results, 'student', set_factor, m)) for m in T2_METRICS])
+                         + [fmt(row_values(seed_results, 'student', set_factor, m)) for m in ALL_METRICS])
     return headers, table
 
 
@@ -281,12 +282,15 @@ def make_tables(folders, out, tag='results', plot_metric='psnr'):
     results = load_results(folders, tag)
     os.makedirs(out, exist_ok=True)
     sections, written = [], []
-    specs = [('T1: GCFSR', 't1_gcfsr.csv', lambda: student_table(results, 'gcfsr', T1_METRICS, True)),
-             ('T2: Real-ESRGAN x4', 't2_realesrgan.csv',
-              lambda: student_table([r for r in results if r['method'] not in ABLATIONS], 'realesrgan', T2_METRICS,
-                                    False)),
-             ('T3: ablations', 't3_ablations.csv', lambda: ablation_table(results)),
-             ('T4: efficiency', 't4_efficiency.csv', lambda: efficiency_table(results))]
+    students = [r for r in results if r['method'] not in ABLATIONS]
+    family_tables = sorted((cls.results_table['number'], name, cls.results_table)
+                           for name, cls in FAMILY_REGISTRY if cls.results_table)
+    specs = [(f'T{number}: {table["title"]}', f't{number}_{name}.csv',
+              lambda n=name, t=table: student_table(students, n, t['metrics'], t['per_set_columns']))
+             for number, name, table in family_tables]
+    specs += [('T3: ablations', 't3_ablations.csv', lambda: ablation_table(results)),
+              ('T4: efficiency', 't4_efficiency.csv', lambda: efficiency_table(results))]
+    specs.sort(key=lambda spec: int(re.match(r'T(\d+)', spec[0]).group(1)))
     for title, file_name, build in specs:
         headers, rows = build()
         if not rows:

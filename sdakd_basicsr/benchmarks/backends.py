@@ -7,28 +7,25 @@ the ONNX export and session creation), median latencies, speed-ups over the teac
 the teacher in the same backend, and the MAC ratio. Random weights: speed does not depend on the values.
 
 Examples:
-    flock /work/cpu.lock python scripts/benchmark_backends.py --threads 2 --json bench.json
-    python scripts/benchmark_backends.py --models 1/2 --backends eager compile --cases 256
-    python scripts/benchmark_backends.py --markdown bench1.json bench2.json   # merge runs into one table
+    flock /work/cpu.lock python -m sdakd_basicsr.benchmarks.backends --threads 2 --json bench.json
+    python -m sdakd_basicsr.benchmarks.backends --models 1/2 --backends eager compile --cases 256
+    python -m sdakd_basicsr.benchmarks.backends --markdown bench1.json bench2.json   # merge runs into one table
 """
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from fractions import Fraction
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from sdakd_basicsr.deploy.backends import BACKENDS  # noqa: E402
-from sdakd_basicsr.deploy.runner import DEFAULT_OVERLAP, DEFAULT_TILE, StudentRunner  # noqa: E402
-from sdakd_basicsr.deploy.student import StudentSpec  # noqa: E402
-from sdakd_basicsr.families import build_family  # noqa: E402
-from sdakd_basicsr.utils.profiling import (count_macs, count_params, environment, load_average,  # noqa: E402
-                                           markdown_table, median_latency, time_once)
+from sdakd_basicsr.deploy.backends import BACKENDS
+from sdakd_basicsr.deploy.runner import DEFAULT_OVERLAP, DEFAULT_TILE, StudentRunner
+from sdakd_basicsr.deploy.student import StudentSpec
+from sdakd_basicsr.families import build_family, family_for_generator
+from sdakd_basicsr.utils.profiling import (count_macs, count_params, environment, load_average, markdown_table,
+                                           median_latency, time_once)
 
 #: LR input (height, width) per case name; '720p' is a 1280×720 output frame of the ×4 models
 CASES = {'64': (64, 64), '256': (256, 256), '720p': (180, 320)}
@@ -60,12 +57,12 @@ def parse_args(argv=None):
 
 
 def model_spec(name):
-    family = build_family('realesrgan')
+    family = build_family(family_for_generator(TEACHER_OPT['type']))
     if name == 'teacher':
         opt = dict(TEACHER_OPT)
     else:
         opt = family.student_generator_opt(TEACHER_OPT, float(Fraction(name)))
-    return StudentSpec('realesrgan', opt, scale=4, source={'benchmark': name})
+    return StudentSpec(family.name, opt, scale=4, source={'benchmark': name})
 
 
 def skipped(patterns, model, backend, case):

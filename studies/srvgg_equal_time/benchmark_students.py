@@ -6,8 +6,8 @@ MACs and the median latency of 1 x 3 x S x S inputs, the speed-up over the teach
 loader of chaiNNer and ComfyUI) loads the network from a plain ``{'params': state_dict}`` file with the same
 output. Random weights: speed and loading do not depend on them.
 
-    python scripts/benchmark_students.py --threads 2                 # markdown table on stdout
-    python scripts/benchmark_students.py --threads 2 --json out.json --sizes 64 256
+    python studies/srvgg_equal_time/benchmark_students.py --threads 2      # markdown table on stdout
+    python studies/srvgg_equal_time/benchmark_students.py --threads 2 --json out.json --sizes 64 256
 """
 import argparse
 import json
@@ -21,7 +21,7 @@ import torch
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers the archs)
 from basicsr.archs import build_network
 
-from sdakd_basicsr.families import build_family
+from sdakd_basicsr.families import build_family, family_for_generator
 from sdakd_basicsr.utils.profiling import (count_macs, count_params, environment, load_average, markdown_table,
                                            median_latency)
 
@@ -44,7 +44,7 @@ def parse_args(argv=None):
 
 def networks(widths, srvgg_specs):
     """[(label, architecture summary, options)] of the teacher and every student."""
-    family = build_family('realesrgan')
+    family = build_family(family_for_generator(TEACHER['type']))
     nets = [('teacher (x4plus)', 'RRDBNet 64 / 32, 23 blocks', dict(TEACHER))]
     for text in widths:
         width = float(Fraction(text))

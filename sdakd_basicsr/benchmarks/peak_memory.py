@@ -4,8 +4,8 @@ The peak is the largest RSS that any single process of the command reached (``ge
 DataLoader workers and torchrun's ranks count separately, not on top of each other.
 
 Examples:
-    python scripts/peak_memory.py python -m basicsr.train -opt options/demo/sdakd_realesrgan_x4plus_demo.yml
-    python scripts/peak_memory.py --json rss.json bash scripts/demo.sh
+    python -m sdakd_basicsr.benchmarks.peak_memory python -m basicsr.train -opt options/demo/<file>.yml
+    python -m sdakd_basicsr.benchmarks.peak_memory --json rss.json bash scripts/demo.sh
 """
 import argparse
 import json
@@ -24,7 +24,8 @@ def main(argv=None):
     if args.command[:1] == ['--']:
         args.command = args.command[1:]
     if not args.command:
-        parser.error('give the command to measure, e.g. python scripts/peak_memory.py python -c "pass"')
+        parser.error('give the command to measure, e.g. '
+                     'python -m sdakd_basicsr.benchmarks.peak_memory python -c "pass"')
     result = peak_rss_of(args.command)
     result['load_average'] = load_average()
     print('### Peak resident memory (largest single process of the command)\n')

@@ -7,10 +7,10 @@ are random: sizes and speed do not depend on them. Latencies are medians after w
 timed in interleaved rounds; the load average is printed next to them.
 
 Examples:
-    python scripts/benchmark_inference.py --family realesrgan --threads 2 --sizes 64 128
-    python scripts/benchmark_inference.py --family realesrgan --sizes 64 --channels-last --compile
-    python scripts/benchmark_inference.py --family gcfsr --threads 2 --discriminator
-    python scripts/benchmark_inference.py --family realesrgan --device cuda --batch 16 --json speed_cuda.json
+    python -m sdakd_basicsr.benchmarks.inference --family realesrgan --threads 2 --sizes 64 128
+    python -m sdakd_basicsr.benchmarks.inference --family realesrgan --sizes 64 --channels-last --compile
+    python -m sdakd_basicsr.benchmarks.inference --family gcfsr --threads 2 --discriminator
+    python -m sdakd_basicsr.benchmarks.inference --family realesrgan --device cuda --batch 16 --json speed_cuda.json
 """
 import argparse
 import contextlib
@@ -20,27 +20,24 @@ from copy import deepcopy
 from fractions import Fraction
 
 import torch
-import yaml
 
-import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers the GCFSR archs)
+import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers the archs)
 from basicsr.archs import build_network
-from basicsr.utils.options import ordered_yaml
 
-from sdakd_basicsr.families import build_family
+from sdakd_basicsr.families import DEFAULT_FAMILY, build_family
+from sdakd_basicsr.utils.options import load_options, main_option_files
 from sdakd_basicsr.utils.profiling import (count_macs, count_params, interleaved_times, load_average, markdown_table,
                                            median_or_none, parse_key_values, run_benchmark, synchronize)
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: family -> option file whose teacher networks are measured
-OPTION_FILES = {'realesrgan': os.path.join(REPO_ROOT, 'options', 'sdakd_realesrgan_x4plus.yml'),
-                'gcfsr': os.path.join(REPO_ROOT, 'options', 'sdakd_gcfsr.yml')}
+#: family -> option file of the repository whose teacher networks are measured
+OPTION_FILES = main_option_files()
 
 
 def parse_args(argv=None):
     """Command-line options (see ``--help``)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--family', default='realesrgan', choices=sorted(OPTION_FILES))
+    parser.add_argument('--family', default=DEFAULT_FAMILY, choices=sorted(OPTION_FILES))
     parser.add_argument('-opt', default=None, help='option file with the teacher networks (default: the '
                         'family\'s main SDAKD option file)')
     parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
@@ -73,8 +70,7 @@ def parse_width(text):
 
 def load_family(args):
     """(family, teacher G options, teacher D options): the option file's teacher plus ``--set`` overrides."""
-    with open(args.opt or OPTION_FILES[args.family]) as handle:
-        opt = yaml.load(handle, Loader=ordered_yaml()[0])
+    opt = load_options(args.opt or OPTION_FILES[args.family])
     g_opt = dict(opt['network_g_teacher'], **parse_key_values(args.set))
     d_opt = dict(opt['network_d_teacher'], **parse_key_values(args.set_d, '--set-d'))
     family = build_family(args.family, opt.get('sdakd'))  # the file's family options (e.g. scale_grow_ch)
@@ -95,8 +91,8 @@ def model_specs(args, family, g_opt, d_opt):
 
 def input_batches(args, family, g_opt):
     """``[(shape label, generator inputs, discriminator input)]`` for each measured input size."""
-    if 'out_size' in g_opt:  # GCFSR: input and output at out_size
-        sizes, scale = [g_opt['out_size']], 1
+    if family.fixed_input_size(g_opt):  # input and output at that size
+        sizes, scale = [family.fixed_input_size(g_opt)], 1
     else:
         sizes, scale = args.sizes or [64, 128], g_opt.get('scale', 4)
     batches = []
@@ -169,7 +165,7 @@ def benchmark(args):
     add_ratios(rows)
     config = dict(family=args.family, device=str(device), threads=torch.get_num_threads(), batch=args.batch,
                   warmup=args.warmup, repeats=args.repeats, variants=[v[0] for v in variants(args)],
-                  option_file=os.path.relpath(args.opt or OPTION_FILES[args.family], REPO_ROOT),
+                  option_file=args.opt or os.path.join('options', os.path.basename(OPTION_FILES[args.family])),
                   overrides=parse_key_values(args.set), widths=[str(parse_width(w)) for w in args.widths],
                   load_average=load_average())
     return {'config': config, 'rows': rows}

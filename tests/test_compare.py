@@ -1,0 +1,26 @@
+"""The demo's comparison step (python -m sdakd_basicsr.compare) on a tiny experiment with random weights."""
+import os
+
+import cv2
+from helpers import TINY_REALESRGAN_YML, prepare_tiny_realesrgan_run, save_random_teacher
+
+from sdakd_basicsr.compare import main as compare
+from sdakd_basicsr.utils.grid import CAPTION_HEIGHT
+from sdakd_basicsr.utils.options import load_resolved_options
+
+
+def test_comparison_writes_the_report_tables_and_side_by_side_images(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    prepare_tiny_realesrgan_run(str(tmp_path))
+    opt, _ = load_resolved_options(TINY_REALESRGAN_YML)
+    save_random_teacher(os.path.join('experiments', opt['name'], 'models', 'net_g_latest.pth'), opt['network_g'],
+                        seed=1)
+    rows, cost = compare(['-opt', TINY_REALESRGAN_YML, '--repeats', '1', '--device', 'cpu'])
+    report = open(os.path.join('experiments', opt['name'], 'comparison', 'report.md')).read()
+    assert '| image | PSNR to GT: bicubic | student | teacher | PSNR to teacher: bicubic | student ' in report
+    assert '| teacher | ' in report and '| student | ' in report and '## Training stages' in report
+    assert f'border of {opt["scale"]} pixels cropped' in report  # the evaluator's crop border
+    assert [row['image'] for row in rows] == ['a'] and cost['student']['params'] < cost['teacher']['params']
+    assert rows[0]['psnr_teacher'] > 0 and 'niqe_student' not in rows[0]  # 64 px: too small for NIQE
+    panel = cv2.imread(rows[0]['panel'])
+    assert panel.shape == (64 + CAPTION_HEIGHT, 4 * 64 + 3 * 4, 3)  # bicubic | student | teacher | GT, whole
