@@ -105,34 +105,6 @@ def test_option_file_for_own_photos(prepared, tmp_path, monkeypatch, capsys, lmd
     assert opt['datasets']['train']['kernel_list'] == base['datasets']['train']['kernel_list']
 
 
-def test_the_walk_in_the_docs_uses_only_commands_and_options_that_exist():
-    import importlib
-    import inspect
-    import re
-    with open(os.path.join(REPO_ROOT, 'docs', 'own_photos.md')) as handle:
-        blocks = re.findall(r'```bash\n(.*?)```', handle.read(), re.DOTALL)
-    commands = [re.sub(r'\s+#.*$', '', line) for block in blocks for line in block.replace('\\\n', ' ').splitlines()]
-    checked = 0
-    for command in filter(None, commands):
-        words = command.split()
-        if words[:2] == ['python', '-m'] and words[2].startswith('sdakd_basicsr.'):
-            source = inspect.getsource(importlib.import_module(words[2]))
-        elif words[:2] == ['python', '-m'] and words[2] == 'basicsr.train' or words[0] == 'torchrun':
-            continue
-        elif words[0] == 'python' and words[1].startswith('scripts/'):
-            with open(os.path.join(REPO_ROOT, words[1])) as handle:
-                source = handle.read()
-        elif words[0] == 'bash':
-            assert os.path.isfile(os.path.join(REPO_ROOT, words[1]))
-            continue
-        else:
-            raise AssertionError(f'unexpected command in docs/own_photos.md: {command}')
-        for flag in (w for w in words if w.startswith('--')):
-            assert f"'{flag}'" in source, f'{flag} of {command}'
-        checked += 1
-    assert checked >= 6
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize('lmdb', [False, True])
 def test_prepared_photos_and_written_options_train_and_export(prepared, tmp_path, lmdb):
