@@ -5,7 +5,8 @@
 For every validation image it writes a side-by-side PNG (bicubic | student | teacher | GT, each whole at the
 GT's size under a caption) and ``report.md``: PSNR to the GT, PSNR of the student and of bicubic to the
 teacher's output, NIQE, parameters and median latency of teacher and student on the first LR image, and, from the
-experiment's training log, the iterations and wall time of every SDAKD stage. Inputs, metrics and crop border are
+experiment's training log, the iterations and wall time of every SDAKD stage; and the student's artefacts against
+the teacher (:mod:`sdakd_basicsr.metrics.artefacts`: a dark frame, a colour cast). Inputs, metrics and crop border are
 the evaluator's (:mod:`sdakd_basicsr.metrics.evaluate`); defaults come from the option file: the teacher
 (``path.pretrain_network_g_teacher``), the student (``experiments/<name>/models``, newest, ``params_ema``) and
 the validation set (``datasets.val``).
@@ -18,6 +19,7 @@ import torch
 
 import sdakd_basicsr  # noqa: F401  (registers archs; torchvision fix before basicsr)
 from sdakd_basicsr.metrics import eval_data
+from sdakd_basicsr.metrics.artefacts import COLOUR_OFFSET_LIMIT, FRAME_EXCESS_LIMIT, artefact_report
 from sdakd_basicsr.metrics.evaluate import (build_generator, build_teacher, default_crop_border, efficiency,
                                             latest_checkpoint, run_generator)
 from sdakd_basicsr.metrics.suite import MetricSuite, to_uint8_rgb
@@ -98,6 +100,7 @@ def compare(args):
                 row[f'niqe_{k}'] = metrics['niqe']
         for k in ('bicubic', 'student'):
             row[f'psnr_{k}_to_teacher'] = to_teacher.image_metrics(outputs[k], outputs['teacher'])['psnr']
+        row['artefacts'] = artefact_report(to_uint8_rgb(outputs['student']), to_uint8_rgb(outputs['teacher']))
         images = {k: to_uint8_rgb(v)[..., ::-1] for k, v in dict(outputs, GT=sample['gt']).items()}
         panel = side_by_side([(f'{k} {row[f"psnr_{k}"]:.2f} dB', images[k]) for k in METHODS] + [('GT', images['GT'])])
         row['panel'] = write_image(os.path.join(out_dir, f'{sample["name"]}_bicubic_student_teacher_gt.png'), panel)
@@ -111,6 +114,20 @@ def compare(args):
     print(report)
     print(f'Report: {os.path.join(out_dir, "report.md")}\nImages: {out_dir}/')
     return rows, cost
+
+
+def artefact_table(rows):
+    """Markdown lines: the student's frame excess and colour offsets against the teacher, per image."""
+    lines = ['| image | frame excess (outer 4 px) | mean student − teacher: R | G | B |',
+             '| --- | --- | --- | --- | --- |']
+    for row in rows:
+        found = row['artefacts']
+        lines.append(f'| {row["image"]} | {found["frame_excess"]:+.1f}{"" if found["frame_ok"] else " (frame)"} | '
+                     + ' | '.join(f'{v:+.1f}' for v in found['colour_offsets'])
+                     + ('' if found['colour_ok'] else ' (cast)') + ' |')
+    return lines + ['', f'In grey levels (0-255). Frame excess: mean |student − teacher| on the outer 4 pixels minus '
+                    f'that of the interior (a dark or bright frame; within {FRAME_EXCESS_LIMIT:g} is none). Colour '
+                    f'offsets: a cast shows beyond ±{COLOUR_OFFSET_LIMIT:g} in a channel.']
 
 
 def report_lines(opt, args, student_path, info, rows, cost, device, crop_border):
@@ -136,7 +153,8 @@ def report_lines(opt, args, student_path, info, rows, cost, device, crop_border)
               f'PSNR in dB on RGB, border of {crop_border} pixels cropped; "to teacher" compares with the teacher\'s '
               'output instead of the GT (how close the student came to what it distils). Bicubic: MATLAB-style '
               'bicubic from the LR, as in the evaluator. NIQE (lower is better) on the SR output. Side-by-side '
-              'images: ' + ', '.join(f'`{r["panel"]}`' for r in rows), '', '## Training stages', '']
+              'images: ' + ', '.join(f'`{r["panel"]}`' for r in rows), '']
+    lines += artefact_table(rows) + ['', '## Training stages', '']
     return lines + stage_table(args.log or latest_training_log(os.path.join('experiments', opt['name'])))
 
 
