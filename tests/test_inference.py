@@ -101,9 +101,14 @@ def test_backends_agree(real_rrdb, photo):
 
 
 @pytest.mark.slow
-def test_compile_backend_agrees(real_rrdb, photo):
-    net, spec = real_rrdb
-    lr = image_to_tensor(photo[100:132, 200:240])
+def test_compile_backend_agrees(photo):
+    """torch.compile's cost grows with the graph: the smallest RRDBNet (one block) on a small crop."""
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+    opt = dict(type='RRDBNet', num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, num_grow_ch=4, scale=4)
+    torch.manual_seed(0)
+    net = RRDBNet(**{k: v for k, v in opt.items() if k != 'type'}).eval()
+    spec = StudentSpec('realesrgan', opt, scale=4)
+    lr = image_to_tensor(photo[100:116, 200:220])
     reference = StudentRunner(net, spec, backend='eager', tile=0).upscale(lr)
     out = StudentRunner(net, spec, backend='compile', tile=0).upscale(lr)
     assert (out - reference).abs().max() < 1e-4
