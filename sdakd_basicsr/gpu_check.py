@@ -41,11 +41,15 @@ TIMEOUTS = {'demo': 150, 'tiling': 45, 'gcfsr': 20, 'torchrun': 60, 'full_scale'
 #: sizes of a GPU run and of a dry run
 SIZES = {
     'gpu': dict(device='cuda', stage_iters=100, workers=4, batch=16, gt_size=256, teacher_blocks=None, photo=1024,
-                tile=256, cpu_crop=128, gcfsr_size=512, gcfsr_narrow=0.5, resume_iters=6, full_scale_files=None),
+                tile=256, cpu_crop=128, gcfsr_size=512, gcfsr_narrow=0.5, resume_iters=6, full_scale_files=None,
+                degrade_crop_size=None),
     'dry': dict(device='cpu', stage_iters=2, workers=0, batch=2, gt_size=64, teacher_blocks=1, photo=48, tile=32,
                 cpu_crop=16,
-                gcfsr_size=64, gcfsr_narrow=0.125, resume_iters=6, full_scale_files=['sdakd_realesrgan_x4plus.yml']),
+                gcfsr_size=64, gcfsr_narrow=0.125, resume_iters=6, full_scale_files=['sdakd_realesrgan_x4plus.yml'],
+                degrade_crop_size=96),
 }
+#: where the checks that train find the demo data made for this run (``--demo-data``; see _demo_data)
+_SHARED = {'demo_data': None}
 
 
 def _load(path):
@@ -81,11 +85,12 @@ def _reset_peak(device):
 
 
 def _demo_data(work):
-    """The demo data set: the repository's when made, else made under ``work``."""
+    """The demo data set: the repository's when made, else made once per run of the checks (in their common
+    working folder, or under ``work``)."""
     if os.path.isfile(os.path.join(REPO_ROOT, 'datasets', 'demo', 'train', 'meta_info.txt')):
         return os.path.join(REPO_ROOT, 'datasets', 'demo')
-    out = os.path.join(work, 'demo_data')
-    if not os.path.isdir(out):
+    out = _SHARED['demo_data'] or os.path.join(work, 'demo_data')
+    if not os.path.isfile(os.path.join(out, 'train', 'meta_info.txt')):  # written last
         subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'datasets', 'make_demo_data.py'), '--out', out],
                        check=True, stdout=subprocess.DEVNULL)
     return out
@@ -123,6 +128,8 @@ def demo_options(work, size, name='gpu_check_demo', iters_per_stage=None, save_e
                  batch_size_per_gpu=size['batch'], gt_size=size['gt_size'], num_worker_per_gpu=size['workers'])
     opt['gt_size'] = size['gt_size']
     opt['queue_size'] = size['batch'] * max(1, opt.get('queue_size', size['batch']) // size['batch'])
+    if size['degrade_crop_size']:  # a dry run degrades crops, not whole 400 px tiles (same code, less work)
+        opt['degrade_crop_size'] = size['degrade_crop_size']
     opt['datasets'].pop('val', None)
     opt.pop('val', None)
     opt['logger'].update(print_freq=per_stage, save_checkpoint_freq=save_every or total, use_tb_logger=False)
@@ -390,6 +397,7 @@ def main(argv=None):
                         f'{", ".join(SIZES["gpu"])})')
     parser.add_argument('--run-one', choices=CHECKS, help=argparse.SUPPRESS)
     parser.add_argument('--json', help=argparse.SUPPRESS)
+    parser.add_argument('--demo-data', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from sdakd_basicsr.utils.profiling import parse_key_values
     size = dict(SIZES['dry' if args.dry_run else 'gpu'])
@@ -400,6 +408,7 @@ def main(argv=None):
     size.update(changes)
     if args.run_one:  # the child process of one check
         import sdakd_basicsr  # noqa: F401
+        _SHARED['demo_data'] = args.demo_data
 
         def save(rows):
             with open(args.json, 'w') as handle:
@@ -418,7 +427,8 @@ def main(argv=None):
             os.makedirs(folder, exist_ok=True)
             out_json = os.path.join(folder, 'rows.json')
             command = [sys.executable, '-m', 'sdakd_basicsr.gpu_check', '--run-one', name, '--work', folder,
-                       '--json', out_json] + (['--dry-run'] if args.dry_run else []) + ['--set'] + args.set
+                       '--json', out_json, '--demo-data', os.path.join(work, 'demo_data')] + (
+                           ['--dry-run'] if args.dry_run else []) + ['--set'] + args.set
             env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
             start = time.perf_counter()
             try:

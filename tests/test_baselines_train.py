@@ -2,18 +2,19 @@
 
 Tiny variants of the tiny test configurations (random-weight teachers: plumbing only), one iteration per stage;
 the log shows the losses each method is defined by and the discriminator diagnostics, and validation writes the
-LR | student | teacher | GT grids.
+LR | student | teacher | GT grids. The variants run through the command's own entry in children forked from one
+process (tests/forked_training.py: one start-up instead of one per variant); the command in a subprocess of its
+own is tested per family in test_train_cli.py and test_sdakd_gcfsr.py.
 """
 import glob
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, logged_losses,
                      prepare_tiny_realesrgan_run, save_random_teacher, write_tiny_face_data)
+from forked_training import train_forked
 
 from sdakd_basicsr.make_options import variant_text
 from sdakd_basicsr.families import build_family
@@ -39,13 +40,6 @@ EXPECTED = {
 }
 
 
-def run_train(option_file, cwd):
-    """`python -m basicsr.train -opt option_file` in ``cwd``, offline (empty TORCH_HOME), this checkout's code."""
-    env = dict(os.environ, TORCH_HOME=os.path.join(cwd, 'empty_torch_home'))
-    return subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', option_file], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
 # plain SDAKD through the same command is covered by test_train_cli.py and test_sdakd_gcfsr.py
 CASES = [('realesrgan', m) for m in EXPECTED if m != 'sdakd'] + [('gcfsr', m) for m in EXPECTED
                                                                  if m not in ('sdakd', 'teacher_d')]
@@ -65,17 +59,27 @@ def roots(tmp_path_factory):
     return {'realesrgan': (realesrgan, TINY_REALESRGAN_YML), 'gcfsr': (gcfsr, TINY_GCFSR_SDAKD_YML)}
 
 
+@pytest.fixture(scope='module')
+def trained(roots):
+    """Every case's option file written and trained (all in one forked driver); case -> its run's result."""
+    runs = []
+    for family, method in CASES:
+        root, source = roots[family]
+        name = f'{family}_{method}'
+        option_file = os.path.join(root, f'{name}.yml')
+        with open(option_file, 'w') as handle:
+            handle.write(variant_text(source, method, name=name, total_iter=TOTAL_ITER))
+        runs.append((root, ['-opt', option_file]))
+    return dict(zip(CASES, train_forked(runs)))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('family,method', CASES, ids=[f'{f}-{m}' for f, m in CASES])
-def test_generated_variant_trains_through_basicsr_train(roots, family, method):
+def test_generated_variant_trains_through_basicsr_train(roots, trained, family, method):
     root, source = roots[family]
     name = f'{family}_{method}'
-    text = variant_text(source, method, name=name, total_iter=TOTAL_ITER)
-    option_file = os.path.join(root, f'{name}.yml')
-    with open(option_file, 'w') as handle:
-        handle.write(text)
-    proc = run_train(option_file, root)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = trained[family, method]
+    assert run['returncode'] == 0, run['output'][-6000:]
     exp_dir = os.path.join(root, 'experiments', name)
     log = open(next(os.path.join(exp_dir, f) for f in os.listdir(exp_dir) if f.startswith('train_'))).read()
     num_stages, present, absent = EXPECTED[method]

@@ -37,13 +37,19 @@ def test_a_failing_check_is_a_row_and_the_exit_status(tmp_path):
 
 @pytest.mark.slow
 def test_the_script_dry_run_runs_every_check(tmp_path):
-    """All five checks, through the shell wrapper (about a minute on two cores: it trains)."""
-    out = tmp_path / 'dry.md'
-    proc = subprocess.run(['bash', os.path.join(REPO_ROOT, 'scripts', 'gpu_check.sh'), '--dry-run', '--out', str(out)],
+    """The three training checks, through the shell wrapper (test_dry_run_of_the_inference_checks runs the other
+    two through the same main); they share one copy of the demo data."""
+    out, work = tmp_path / 'dry.md', tmp_path / 'work'
+    assert set(gpu_check.CHECKS) == {'tiling', 'gcfsr', 'demo', 'torchrun', 'full_scale'}
+    proc = subprocess.run(['bash', os.path.join(REPO_ROOT, 'scripts', 'gpu_check.sh'), '--dry-run', '--out', str(out),
+                           '--work', str(work), '--only', 'demo', 'torchrun', 'full_scale'],
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO_ROOT))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = rows_of(out.read_text())
-    for expected in ('demo --gpu recipe, stage supervised', 'stage distill', 'stage adversarial', 'tiled',
-                     'GCFSR forward, float16', 'torchrun, 1 process, gloo', 'full-scale options/sdakd_'):
+    for expected in ('demo --gpu recipe, stage supervised', 'stage distill', 'stage adversarial',
+                     'torchrun, 1 process, gloo', 'full-scale options/sdakd_'):
         assert any(expected in row for row in rows), expected
     assert all(row.endswith('| yes |') for row in rows)
+    if not os.path.isfile(os.path.join(REPO_ROOT, 'datasets', 'demo', 'train', 'meta_info.txt')):  # else that one
+        made = sorted(p.relative_to(work) for p in work.rglob('meta_info.txt'))
+        assert [str(p) for p in made] == [os.path.join('demo_data', 'train', 'meta_info.txt')]

@@ -90,9 +90,17 @@ def test_tiled_and_untiled_agree_on_a_real_photo_with_real_weights(real_rrdb, ph
     assert diff[borders].mean() <= max(3 * diff[~borders].mean(), 0.5)
 
 
+def small_rrdb():
+    """The smallest RRDBNet (one block, random weights): the backends' agreement does not depend on its size."""
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+    opt = dict(type='RRDBNet', num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, num_grow_ch=4, scale=4)
+    torch.manual_seed(0)
+    return RRDBNet(**{k: v for k, v in opt.items() if k != 'type'}).eval(), StudentSpec('realesrgan', opt, scale=4)
+
+
 @pytest.mark.slow
-def test_backends_agree(real_rrdb, photo):
-    net, spec = real_rrdb
+def test_backends_agree(photo):
+    net, spec = small_rrdb()
     lr = image_to_tensor(photo[100:132, 200:240])
     reference = StudentRunner(net, spec, backend='eager', tile=0).upscale(lr)
     for backend in ('channels_last', 'onnxruntime'):
@@ -101,9 +109,10 @@ def test_backends_agree(real_rrdb, photo):
 
 
 @pytest.mark.slow
-def test_compile_backend_agrees(real_rrdb, photo):
-    net, spec = real_rrdb
-    lr = image_to_tensor(photo[100:132, 200:240])
+def test_compile_backend_agrees(photo):
+    """torch.compile's cost grows with the graph: the smallest RRDBNet on a small crop."""
+    net, spec = small_rrdb()
+    lr = image_to_tensor(photo[100:116, 200:220])
     reference = StudentRunner(net, spec, backend='eager', tile=0).upscale(lr)
     out = StudentRunner(net, spec, backend='compile', tile=0).upscale(lr)
     assert (out - reference).abs().max() < 1e-4
