@@ -6,7 +6,8 @@ import sdakd_basicsr  # noqa: F401
 from basicsr.utils import USMSharp
 from basicsr.utils.img_process_util import filter2D
 from helpers import TINY_REALESRGAN_YML, load_yaml
-from sdakd_basicsr.data.realesrgan_synthesis import RealESRGANPairSynthesizer, SeparableUSMSharp
+from sdakd_basicsr.data.realesrgan_synthesis import (RealESRGANPairSynthesizer, SeparableUSMSharp,
+                                                     smallest_degrade_crop)
 
 
 def test_separable_unsharp_mask_matches_basicsr():
@@ -46,7 +47,7 @@ def _tile_batch(size, batch=2, seed=0):
 def test_crop_before_degrading_degrades_only_the_crop_and_keeps_patch_size():
     opt = dict(load_yaml(TINY_REALESRGAN_YML), degrade_crop_size=None)
     gt_size, scale = opt['gt_size'], opt['scale']
-    opt['degrade_crop_size'] = gt_size + 8 * scale
+    opt['degrade_crop_size'] = smallest_degrade_crop(opt)
     synth = RealESRGANPairSynthesizer(opt, torch.device('cpu'))
     seen = []
     sharpen = synth.usm_sharpener.forward
@@ -60,8 +61,18 @@ def test_crop_before_degrading_degrades_only_the_crop_and_keeps_patch_size():
     assert (windows == gt[0][:, None, None]).flatten(3).all(-1).all(0).any()
 
 
+def test_the_smallest_crop_survives_the_strongest_downscale():
+    opt = dict(load_yaml(TINY_REALESRGAN_YML), resize_prob=[0, 1, 0], resize_range=[0.15, 0.15])  # always down
+    opt['degrade_crop_size'] = smallest_degrade_crop(opt)
+    synth = RealESRGANPairSynthesizer(opt, torch.device('cpu'))
+    for seed in range(4):
+        lq, gt, _ = synth(_tile_batch(200, seed=seed))
+        assert tuple(gt.shape[-2:]) == (opt['gt_size'], ) * 2
+
+
 def test_crop_before_degrading_rejects_a_size_it_cannot_use():
     opt = load_yaml(TINY_REALESRGAN_YML)
-    for bad in (opt['gt_size'] - opt['scale'], opt['gt_size'] + 1, 'big'):
+    too_small_for_the_blur = opt['gt_size'] + 8 * opt['scale']  # 64: 0.15 of it is 9 px, under the 10 px padding
+    for bad in (opt['gt_size'] - opt['scale'], smallest_degrade_crop(opt) + 1, too_small_for_the_blur, 'big'):
         with pytest.raises(ValueError, match='degrade_crop_size'):
             RealESRGANPairSynthesizer(dict(opt, degrade_crop_size=bad), torch.device('cpu'))

@@ -4,6 +4,7 @@ The degradation itself is basicsr's ``RealESRGANModel.feed_data`` (reused, not c
 ``.cuda()`` for DiffJPEG, USMSharp and the queue, so this object provides those on the model's device and
 keeps the queue in a state dict that is saved with the training state (resume stays bit-identical).
 """
+import math
 import random
 
 import cv2
@@ -55,6 +56,20 @@ class SeparableUSMSharp(USMSharp):
         return soft_mask * sharp + (1 - soft_mask) * img
 
 
+def smallest_degrade_crop(opt):
+    """Smallest ``degrade_crop_size`` the degradation of option dict ``opt`` can run on.
+
+    Every blur pads by half its kernel with reflection, which needs more pixels than the padding: the first blur
+    runs on the crop, the second after the first resize (down to ``resize_range[0]`` of it), the final sinc
+    filter at the LR size. And the crop must hold a ``gt_size`` patch.
+    """
+    train = opt.get('datasets', {}).get('train', {})
+    pad = max(train.get('blur_kernel_size', 21), train.get('blur_kernel_size2', 21)) // 2
+    scale = opt['scale']
+    least = max(opt['gt_size'], math.ceil((pad + 1) / opt['resize_range'][0]) + 1, (pad + 1) * scale)
+    return scale * math.ceil(least / scale)
+
+
 class RealESRGANPairSynthesizer:
     """Turns a ``RealESRGANDataset`` batch (gt + kernels) into a degraded (lq, gt, gt_usm) training triple.
 
@@ -66,8 +81,8 @@ class RealESRGANPairSynthesizer:
     ``degrade_crop_size`` (top-level option, default ``~``): crop the GT tiles of a batch to this size, at one
     random position, *before* degrading them. Real-ESRGAN degrades the whole 400 px tile and then crops its
     ``gt_size`` patch, so the degradation costs the same whatever the patch; a crop a little larger than
-    ``gt_size`` (room for the 21 px blur kernels) gives patches from the same degradations at a fraction of
-    the cost. The degradations and their settings are unchanged; the crop draws its position from python's
+    ``gt_size`` (:func:`smallest_degrade_crop` is the least it can be) gives patches from the same degradations
+    at a fraction of the cost. The degradations and their settings are unchanged; the crop draws its position from python's
     ``random`` (saved with the training state), and near the crop's edges the blurs see reflection padding
     instead of the tile's neighbouring pixels.
     """
@@ -88,10 +103,12 @@ class RealESRGANPairSynthesizer:
         self.queue_ptr = 0
         self.degrade_crop_size = opt.get('degrade_crop_size')
         if self.degrade_crop_size is not None:
-            size, gt_size, scale = self.degrade_crop_size, opt['gt_size'], opt['scale']
-            if not isinstance(size, int) or size < gt_size or size % scale:
-                raise ValueError(f'degrade_crop_size={size!r}: must be an integer multiple of scale ({scale}) and at '
-                                 f'least gt_size ({gt_size}), e.g. {gt_size + 8 * scale}; or ~ to degrade whole tiles')
+            size, least = self.degrade_crop_size, smallest_degrade_crop(opt)
+            if not isinstance(size, int) or size < least or size % opt['scale']:
+                raise ValueError(f'degrade_crop_size={size!r}: must be a multiple of scale ({opt["scale"]}) and at '
+                                 f'least {least}: gt_size ({opt["gt_size"]}), and large enough that the smallest '
+                                 f'first resize (resize_range) and the final downscale leave more pixels than the '
+                                 'blur kernels\' reflection padding; or ~ to degrade whole tiles')
 
     def crop_before_degrading(self, data):
         """The batch with its GT tiles cut to ``degrade_crop_size`` at one random position (see class doc)."""
