@@ -82,9 +82,9 @@ class RealESRGANPairSynthesizer:
     random position, *before* degrading them. Real-ESRGAN degrades the whole 400 px tile and then crops its
     ``gt_size`` patch, so the degradation costs the same whatever the patch; a crop a little larger than
     ``gt_size`` (:func:`smallest_degrade_crop` is the least it can be) gives patches from the same degradations
-    at a fraction of the cost. The degradations and their settings are unchanged; the crop draws its position from python's
-    ``random`` (saved with the training state), and near the crop's edges the blurs see reflection padding
-    instead of the tile's neighbouring pixels.
+    at a fraction of the cost. The degradations and their settings are unchanged; the crop draws its position
+    from python's ``random`` (saved with the training state), and near the crop's edges the blurs see
+    reflection padding instead of the tile's neighbouring pixels.
     """
 
     def __init__(self, opt, device):
