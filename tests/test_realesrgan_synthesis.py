@@ -61,13 +61,21 @@ def test_crop_before_degrading_degrades_only_the_crop_and_keeps_patch_size():
     assert (windows == gt[0][:, None, None]).flatten(3).all(-1).all(0).any()
 
 
-def test_the_smallest_crop_survives_the_strongest_downscale():
-    opt = dict(load_yaml(TINY_REALESRGAN_YML), resize_prob=[0, 1, 0], resize_range=[0.15, 0.15])  # always down
-    opt['degrade_crop_size'] = smallest_degrade_crop(opt)
-    synth = RealESRGANPairSynthesizer(opt, torch.device('cpu'))
-    for seed in range(4):
-        lq, gt, _ = synth(_tile_batch(200, seed=seed))
-        assert tuple(gt.shape[-2:]) == (opt['gt_size'], ) * 2
+def test_the_smallest_crop_survives_the_strongest_downscale(monkeypatch):
+    import numpy as np
+    from basicsr.models import realesrgan_model
+    opt = dict(load_yaml(TINY_REALESRGAN_YML), resize_prob=[0, 1, 0], second_blur_prob=1.0)
+    # every uniform draw at its lower bound: the first resize goes down to resize_range[0]
+    monkeypatch.setattr(realesrgan_model.np.random, 'uniform', lambda low=0.0, high=1.0, size=None: np.float64(low))
+    for size, survives in ((opt['gt_size'] + 8 * opt['scale'], False), (smallest_degrade_crop(opt), True)):
+        synth = RealESRGANPairSynthesizer(dict(opt, degrade_crop_size=None), torch.device('cpu'))
+        synth.degrade_crop_size = size  # past the option check, to show why it refuses the smaller size
+        if survives:
+            lq, gt, _ = synth(_tile_batch(200))
+            assert tuple(gt.shape[-2:]) == (opt['gt_size'], ) * 2
+        else:
+            with pytest.raises(RuntimeError, match='Padding size'):
+                synth(_tile_batch(200))
 
 
 def test_crop_before_degrading_rejects_a_size_it_cannot_use():
