@@ -275,7 +275,8 @@ def _torchrun(option_file, cwd, resume=False):
         raise RuntimeError(f'{" ".join(command)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}')
 
 
-def _cut_back_to(exp_dir, last_iter):
+def cut_back_to(exp_dir, last_iter):
+    """Leave an experiment folder as a run killed right after saving ``last_iter`` would have left it."""
     for path in glob.glob(os.path.join(exp_dir, 'models', '*.pth')) + glob.glob(
             os.path.join(exp_dir, 'training_states', '*.state')):
         label = os.path.basename(path).rsplit('_', 1)[-1].split('.')[0]
@@ -302,7 +303,7 @@ def check_torchrun(work, size):
     second = os.path.join(work, 'resumed')
     shutil.copytree(first, second)
     exp = os.path.join(second, 'experiments', opt['name'])
-    _cut_back_to(exp, total // 2)
+    cut_back_to(exp, total // 2)
     _torchrun(os.path.join(second, os.path.basename(option_file)), second, resume=True)
     elapsed = time.perf_counter() - start
     uninterrupted = os.path.join(first, 'experiments', opt['name'], 'models')

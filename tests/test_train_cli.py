@@ -14,23 +14,13 @@ import pytest
 import torch
 
 from helpers import TINY_REALESRGAN_YML, logged_losses, prepare_tiny_realesrgan_run, run_cli
+from sdakd_basicsr.gpu_check import cut_back_to
 
 EXP = 'sdakd_realesrgan_tiny'
 
 
 def read_logs(exp_dir):
     return {path: open(path).read() for path in sorted(glob.glob(os.path.join(exp_dir, 'train_*.log')))}
-
-
-def cut_back_to(exp_dir, last_iter):
-    """Leave the experiment as a run killed right after saving ``last_iter`` would have left it."""
-    for path in glob.glob(os.path.join(exp_dir, 'models', '*.pth')):
-        label = os.path.basename(path).rsplit('_', 1)[1][:-4]
-        if label == 'latest' or int(label) > last_iter:
-            os.remove(path)
-    for path in glob.glob(os.path.join(exp_dir, 'training_states', '*.state')):
-        if int(os.path.basename(path)[:-6]) > last_iter:
-            os.remove(path)
 
 
 @pytest.fixture(scope='module')
