@@ -49,6 +49,26 @@ def train_forked(runs, jobs=2, timeout=900):
         return results
 
 
+def enter_as_new_process(root, argv, one_thread):
+    """In a forked child: what a new ``python -m basicsr.train <argv>`` process in ``root`` would start with.
+
+    The working directory, ``sys.argv``, an empty TORCH_HOME (offline: no weights to find), basicsr's logger not
+    yet set up (each run writes its own log file), and with ``one_thread`` one torch thread (no OpenMP pool
+    shared with other children, the same arithmetic in every run).
+    """
+    os.chdir(root)
+    sys.argv = [os.path.join('basicsr', 'train.py')] + list(argv)
+    os.environ['TORCH_HOME'] = os.path.join(root, 'empty_torch_home')
+    import logging
+
+    import torch
+    from basicsr.utils import logger as basicsr_logger
+    if one_thread:
+        torch.set_num_threads(1)
+    basicsr_logger.initialized_logger.clear()
+    logging.getLogger('basicsr').handlers.clear()
+
+
 def _child(run, one_thread):
     """Runs in the forked process; never returns."""
     code = 1
@@ -56,19 +76,8 @@ def _child(run, one_thread):
         out = os.open(run['output'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(out, 1)
         os.dup2(out, 2)
-        os.chdir(run['root'])
-        sys.argv = [os.path.join('basicsr', 'train.py')] + run['argv']
-        os.environ['TORCH_HOME'] = os.path.join(run['root'], 'empty_torch_home')  # offline: no weights to find
-        import logging
-
-        import torch
-        from basicsr.utils import logger as basicsr_logger
-
+        enter_as_new_process(run['root'], run['argv'], one_thread)
         import sdakd_basicsr.train
-        if one_thread:
-            torch.set_num_threads(1)
-        basicsr_logger.initialized_logger.clear()  # each run writes its own log file, as a new process would
-        logging.getLogger('basicsr').handlers.clear()
         sdakd_basicsr.train.basicsr_train_main()
         code = 0
     except BaseException:  # noqa: B902  (report anything, then leave without running the driver's cleanup)

@@ -8,27 +8,17 @@ child kills itself in the middle of (or right after) a random checkpoint file it
 import io
 import os
 import signal
-import sys
 import time
 import traceback
+
+from forked_training import enter_as_new_process
 
 
 def _child(root, argv, self_kill):
     """Runs in the forked process; never returns."""
     code = 1
     try:
-        os.chdir(root)
-        sys.argv = ['train'] + list(argv)
-        os.environ['TORCH_HOME'] = os.path.join(root, 'empty_torch_home')
-        import logging
-
-        import torch
-        from basicsr.utils import logger as basicsr_logger
-        # one thread: no OpenMP pool inherited from a parent that ran torch operations, and the same arithmetic in
-        # every attempt and in the uninterrupted reference run
-        torch.set_num_threads(1)
-        basicsr_logger.initialized_logger.clear()  # each attempt writes its own log file, as a new process would
-        logging.getLogger('basicsr').handlers.clear()
+        enter_as_new_process(root, argv, one_thread=True)  # also the uninterrupted reference: same arithmetic
         if self_kill is not None:
             _arm_self_kill(*self_kill)
         import sdakd_basicsr.train
