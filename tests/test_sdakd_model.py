@@ -1,5 +1,6 @@
 """SDAKDModel in-process: stage switching, frozen teacher, option errors, NaN handling, atomic checkpoints."""
 import hashlib
+import math
 import os
 
 import pytest
@@ -99,6 +100,8 @@ def test_parse_stages_boundaries():
     (lambda o: o['train']['stages'][1].update(train_D='student'), ValueError,
      ["train.stages[1].train_D: unknown key; did you mean 'train_d'?"]),
     (lambda o: o.pop('network_d_teacher'), ValueError, ['neither network_d nor network_d_teacher']),
+    (lambda o: o['train'].update(teacher_precision='half'), ValueError,
+     ["train.teacher_precision='half'", 'bfloat16']),
 ])
 def test_bad_options_fail_before_training_with_a_clear_message(tiny_opt, change, error, words):
     change(tiny_opt)
@@ -191,3 +194,62 @@ def test_families_are_a_basicsr_registry_and_read_their_own_options():
     # the probe input honours the size it is asked for
     assert build_family('gcfsr').dummy_inputs({'out_size': 64}, 'cpu', size=32)['lq'].shape == (1, 3, 32, 32)
     assert build_family('gcfsr').dummy_inputs({'out_size': 64}, 'cpu')['lq'].shape == (1, 3, 64, 64)
+
+
+def test_channels_last_and_a_bfloat16_teacher_train_the_same_stages(tiny_opt):
+    """``train.channels_last`` keeps every network's weights channels-last (the same values); a bfloat16 teacher
+    gives float32 targets close to the float32 teacher's and never trains."""
+    torch.manual_seed(0)
+    reference = build_model(tiny_opt)
+    tiny_opt['train'].update(channels_last=True, teacher_precision='bfloat16')
+    torch.manual_seed(0)
+    model = build_model(tiny_opt)
+    for net in (model.net_g, model.net_d, model.net_g_teacher, model.net_g_ema):
+        convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+        weights = [getattr(m, 'weight_orig', m.weight) for m in convs]  # spectral norm keeps weight_orig
+        assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+    for a, b in zip(reference.net_g.state_dict().values(), model.net_g.state_dict().values()):
+        assert torch.equal(a, b)  # the same initial student, in another layout
+    teacher_before = params_of(model.net_g_teacher)
+    model.feed_data(batch(5))
+    reference.feed_data(batch(5))
+    output, features = model._teacher_forward(with_features=True)
+    expected, expected_features = reference._teacher_forward(with_features=True)
+    assert output.dtype == torch.float32 and all(f.dtype == torch.float32 for f in features)
+    assert not torch.equal(output, expected) and torch.allclose(output, expected, atol=0.05)
+    assert all(torch.allclose(f, e, atol=0.1, rtol=0.05) for f, e in zip(features, expected_features))
+    for it in range(1, 7):
+        model.feed_data(batch(it))
+        model.optimize_parameters(it)
+        assert math.isfinite(model.log_dict['l_g_total'])
+    assert 'l_g_gan' in model.log_dict and 'l_g_distill' in model.log_dict
+    assert all(p.dtype == torch.float32 for p in model.net_g_teacher.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(teacher_before, model.net_g_teacher.parameters()))
+
+
+def test_teacher_precision_auto_follows_the_device(monkeypatch):
+    from sdakd_basicsr.models.sdakd_model import teacher_autocast_dtype
+    assert teacher_autocast_dtype('float32', 'cpu') is None and teacher_autocast_dtype('auto', 'cuda') == torch.float16
+    assert teacher_autocast_dtype('bfloat16', 'cpu') == torch.bfloat16
+    for native, expected in ((True, torch.bfloat16), (False, None)):
+        monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: native)
+        assert teacher_autocast_dtype('auto', 'cpu') is expected
+
+
+def test_validation_grids_run_the_frozen_teacher_once_per_image(tiny_opt):
+    from sdakd_basicsr.utils.gan_diagnostics import write_validation_grids
+
+    class ValLoader(list):
+        dataset = type('ValSet', (), {'opt': {'name': 'val'}})()
+
+    model = build_model(tiny_opt)
+    images = [dict(batch(seed), lq_path=[f'img{seed}.png']) for seed in (1, 2)]
+    calls = []
+    model.net_g_teacher.register_forward_hook(lambda *_: calls.append(1))
+    for it in (10, 20):
+        written = write_validation_grids(model, ValLoader(images), it, None, 4)
+        assert len(written) == 2 and all(os.path.isfile(p) for p in written)
+    assert len(calls) == 2  # one teacher pass per image over both validations
+    changed_input = [dict(images[0], lq=images[0]['lq'] + 0.1)]
+    write_validation_grids(model, ValLoader(changed_input), 30, None, 4)
+    assert len(calls) == 3  # another input under the same name is not taken from the cache

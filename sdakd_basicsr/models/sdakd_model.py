@@ -51,6 +51,21 @@ def resolve_network_options(opt, family):
     return opt
 
 
+#: values of ``train.teacher_precision``
+TEACHER_PRECISIONS = ('float32', 'bfloat16', 'float16', 'auto')
+
+
+def teacher_autocast_dtype(precision, device):
+    """The autocast dtype of the teacher's forward pass for ``train.teacher_precision`` (None: float32)."""
+    device = torch.device(device)
+    if precision == 'auto':
+        if device.type == 'cuda':
+            return torch.float16
+        native_bf16 = getattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: False)()
+        return torch.bfloat16 if device.type == 'cpu' and native_bf16 else None
+    return None if precision == 'float32' else getattr(torch, precision)
+
+
 @MODEL_REGISTRY.register()
 class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
     """Distils a frozen SR-GAN teacher generator into a narrower student, with a student discriminator.
@@ -74,9 +89,21 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
             ``optim_d_teacher`` (default: ``optim_d``), ``ema_decay``, ``r1_reg_weight`` (default 0),
             ``net_d_reg_every`` (default 16), ``stages``; families may read more (Real-ESRGAN's sharpened-GT
             switches ``l1_gt_usm`` / ``percep_gt_usm`` / ``gan_gt_usm``).
+            ``channels_last`` (default False): keep every network's weights in channels-last memory layout (the
+            same values; faster convolutions on CPUs and on GPUs with tensor cores).
+            ``teacher_precision`` (default ``float32``): the teacher's forward pass under autocast in
+            ``bfloat16`` or ``float16``, or ``auto`` (``float16`` on a GPU, ``bfloat16`` on a CPU with native
+            bfloat16 arithmetic, else ``float32``). Its outputs and features reach the losses as float32; the
+            teacher's weights stay float32.
     """
 
     def __init__(self, opt):
+        train_opt = opt.get('train') or {}
+        self.channels_last = bool(train_opt.get('channels_last', False))
+        self.teacher_precision = train_opt.get('teacher_precision', 'float32')
+        if self.teacher_precision not in TEACHER_PRECISIONS:
+            raise ValueError(f'train.teacher_precision={self.teacher_precision!r}: choose one of '
+                             f'{", ".join(TEACHER_PRECISIONS)}')
         self.family = family_from_options(opt)
         opt = resolve_network_options(opt, self.family)
         self.family.configure(opt['network_g_teacher'])
@@ -86,6 +113,13 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
         super().__init__(opt)
 
     # ------------------------------------------------------------------ set-up
+    def _laid_out(self, net):
+        """``net`` in channels-last layout when ``train.channels_last`` (before any DDP wrapping)."""
+        return net.to(memory_format=torch.channels_last) if self.channels_last else net
+
+    def model_to_device(self, net):
+        return super().model_to_device(self._laid_out(net))
+
     def init_training_settings(self):
         train_opt = self.opt['train']
         logger = get_root_logger()
@@ -114,7 +148,7 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
         self.ema_decay = train_opt.get('ema_decay', 0)
         if self.ema_decay > 0:
             logger.info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
-            self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
+            self.net_g_ema = self._laid_out(build_network(self.opt['network_g']).to(self.device))
             self.model_ema(0)  # start from the student's initial weights
             self.net_g_ema.eval()
 
@@ -153,7 +187,7 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
 
     def _build_teacher(self, label, default_param_key, frozen=True):
         path_opt = self.opt['path']
-        net = build_network(self.opt[f'network_{label}_teacher']).to(self.device)
+        net = self._laid_out(build_network(self.opt[f'network_{label}_teacher']).to(self.device))
         used_key = load_checked(net, path_opt.get(f'pretrain_network_{label}_teacher'),
                                 path_opt.get(f'param_key_{label}_teacher', default_param_key),
                                 path_opt.get(f'strict_load_{label}_teacher', True),
@@ -272,11 +306,7 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
             self.output = self.family.generate(self.net_g, self.inputs)
         teacher_out = teacher_feats = None
         if stage.needs_teacher_output:
-            with torch.no_grad():  # the teacher is frozen: no graph, no gradient, eval mode
-                if distill:
-                    teacher_out, teacher_feats = self._tapped(self.teacher_taps, self.net_g_teacher, self.inputs)
-                else:
-                    teacher_out = self.family.generate(self.net_g_teacher, self.inputs)
+            teacher_out, teacher_feats = self._teacher_forward(distill)
 
         losses = OrderedDict()
         for term in terms:
@@ -311,6 +341,19 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
             self.model_ema(decay=self.ema_decay)
         self.log_dict = self.reduce_loss_dict(loss_dict)
         self.log_dict['stage'] = stage.index + 1
+
+    def _teacher_forward(self, with_features):
+        """The frozen teacher's output (and tapped features) for ``self.inputs``, as float32."""
+        dtype = teacher_autocast_dtype(self.teacher_precision, self.device)
+        with torch.no_grad(), torch.autocast(torch.device(self.device).type, dtype=dtype, enabled=dtype is not None):
+            if with_features:
+                output, features = self._tapped(self.teacher_taps, self.net_g_teacher, self.inputs)
+            else:
+                output, features = self.family.generate(self.net_g_teacher, self.inputs), None
+        if dtype is not None:
+            output = output.float()
+            features = None if features is None else [f.float() for f in features]
+        return output, features
 
     def _optimize_discriminator(self, which, real, current_iter):
         net_d = self._discriminator(which)

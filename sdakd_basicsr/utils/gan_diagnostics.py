@@ -97,20 +97,26 @@ def _write_grids(model, dataloader, current_iter, tb_logger, max_images):
     folder = os.path.join(model.opt['path']['visualization'], 'grids', str(current_iter), dataset_name)
     os.makedirs(folder, exist_ok=True)
     family, written = model.family, []
+    # the teacher is frozen: its output for a validation input is computed once per run
+    teacher_outputs = model.__dict__.setdefault('_grid_teacher_outputs', {})
     for index, data in enumerate(dataloader):
         if index >= max_images:
             break
         model.feed_data(data)
         model.test()
-        with torch.no_grad():
-            teacher = family.generate(model.net_g_teacher, model.inputs).detach().cpu()
+        source = data.get('lq_path', data.get('gt_path', [f'{index}']))[0]
+        key = (dataset_name, source, tuple(model.lq.shape), model.lq.double().sum().item())
+        if key not in teacher_outputs:
+            with torch.no_grad():
+                teacher_outputs[key] = family.generate(model.net_g_teacher, model.inputs).detach().cpu()
+        teacher = teacher_outputs[key]
         unit = family.to_unit_range
         gt = unit(model.gt.detach().cpu()) if hasattr(model, 'gt') else None
         panel = grid_panel(unit(model.lq.detach().cpu()), unit(model.output.detach().cpu()), unit(teacher), gt)
-        name = os.path.splitext(os.path.basename(data.get('lq_path', data.get('gt_path', [f'{index}']))[0]))[0]
-        path = os.path.join(folder, f'{name}_lr_student_teacher_gt.png')
-        cv2.imwrite(path, panel)
-        written.append(path)
+        name = os.path.splitext(os.path.basename(source))[0]
+        out_file = os.path.join(folder, f'{name}_lr_student_teacher_gt.png')
+        cv2.imwrite(out_file, panel)
+        written.append(out_file)
         if tb_logger is not None:
             rgb = torch.from_numpy(np.ascontiguousarray(panel[..., ::-1])).permute(2, 0, 1)
             tb_logger.add_image(f'val_grid/{dataset_name}/{name}', rgb, current_iter)
