@@ -6,8 +6,10 @@ For every validation image it writes a side-by-side PNG (bicubic | student | tea
 GT's size under a caption) and ``report.md``: PSNR to the GT, PSNR of the student and of bicubic to the
 teacher's output, NIQE, parameters and median latency of teacher and student on the first LR image, and, from the
 experiment's training log, the iterations and wall time of every SDAKD stage; and the student's artefacts against
-the teacher (:mod:`sdakd_basicsr.metrics.artefacts`: a dark frame, a colour cast). Inputs, metrics and crop border are
-the evaluator's (:mod:`sdakd_basicsr.metrics.evaluate`); defaults come from the option file: the teacher
+the teacher (:mod:`sdakd_basicsr.metrics.artefacts`: a dark frame, a colour cast). Both networks run as the
+inference command runs them: the LR image mirrored outwards by ``--pre-pad`` pixels, the output cropped back (the
+frame is also reported without it). Inputs, metrics and crop border are the evaluator's
+(:mod:`sdakd_basicsr.metrics.evaluate`); defaults come from the option file: the teacher
 (``path.pretrain_network_g_teacher``), the student (``experiments/<name>/models``, newest, ``params_ema``) and
 the validation set (``datasets.val``).
 """
@@ -18,8 +20,9 @@ import os
 import torch
 
 import sdakd_basicsr  # noqa: F401  (registers archs; torchvision fix before basicsr)
+from sdakd_basicsr.deploy.runner import DEFAULT_PRE_PAD
 from sdakd_basicsr.metrics import eval_data
-from sdakd_basicsr.metrics.artefacts import COLOUR_OFFSET_LIMIT, FRAME_EXCESS_LIMIT, artefact_report
+from sdakd_basicsr.metrics.artefacts import COLOUR_OFFSET_LIMIT, FRAME_EXCESS_LIMIT, artefact_report, frame_excess
 from sdakd_basicsr.metrics.evaluate import (build_generator, build_teacher, default_crop_border, efficiency,
                                             latest_checkpoint, run_generator)
 from sdakd_basicsr.metrics.suite import MetricSuite, to_uint8_rgb
@@ -41,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument('--log', default=None, help='training log (default: the experiment\'s newest train_*.log)')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per network (median reported)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--pre-pad', type=int, default=DEFAULT_PRE_PAD,
+                        help='LR pixels mirrored outwards before both networks, as the inference command does '
+                             '(default %(default)s; 0 = the networks\' own zero padding at the border)')
     return parser.parse_args(argv)
 
 
@@ -91,7 +97,8 @@ def compare(args):
     for sample in samples():
         first_inputs = first_inputs or sample['inputs']
         outputs = {'bicubic': sample['bicubic'].clamp(0, 1)}
-        outputs.update({k: run_generator(net, family, sample['inputs'], device) for k, net in nets.items()})
+        outputs.update({k: run_generator(net, family, sample['inputs'], device, args.pre_pad)
+                        for k, net in nets.items()})
         row = {'image': sample['name']}
         for k in METHODS:
             metrics = to_gt.image_metrics(outputs[k], sample['gt'])
@@ -101,6 +108,10 @@ def compare(args):
         for k in ('bicubic', 'student'):
             row[f'psnr_{k}_to_teacher'] = to_teacher.image_metrics(outputs[k], outputs['teacher'])['psnr']
         row['artefacts'] = artefact_report(to_uint8_rgb(outputs['student']), to_uint8_rgb(outputs['teacher']))
+        if args.pre_pad and family.pre_pad_inputs:  # the frame the networks leave where they meet zero padding
+            unpadded = {k: to_uint8_rgb(run_generator(net, family, sample['inputs'], device))
+                        for k, net in nets.items()}
+            row['artefacts']['frame_excess_unpadded'] = frame_excess(unpadded['student'], unpadded['teacher'])
         images = {k: to_uint8_rgb(v)[..., ::-1] for k, v in dict(outputs, GT=sample['gt']).items()}
         panel = side_by_side([(f'{k} {row[f"psnr_{k}"]:.2f} dB', images[k]) for k in METHODS] + [('GT', images['GT'])])
         row['panel'] = write_image(os.path.join(out_dir, f'{sample["name"]}_bicubic_student_teacher_gt.png'), panel)
@@ -116,18 +127,24 @@ def compare(args):
     return rows, cost
 
 
-def artefact_table(rows):
+def artefact_table(rows, pre_pad):
     """Markdown lines: the student's frame excess and colour offsets against the teacher, per image."""
-    lines = ['| image | frame excess (outer 4 px) | mean student − teacher: R | G | B |',
-             '| --- | --- | --- | --- | --- |']
+    unpadded = all('frame_excess_unpadded' in row['artefacts'] for row in rows)
+    lines = [f'| image | frame excess (outer 4 px) | {"without pre-padding | " if unpadded else ""}'
+             'mean student − teacher: R | G | B |',
+             '| --- | --- | ' + ('--- | ' if unpadded else '') + '--- | --- | --- |']
     for row in rows:
         found = row['artefacts']
         lines.append(f'| {row["image"]} | {found["frame_excess"]:+.1f}{"" if found["frame_ok"] else " (frame)"} | '
+                     + (f'{found["frame_excess_unpadded"]:+.1f} | ' if unpadded else '')
                      + ' | '.join(f'{v:+.1f}' for v in found['colour_offsets'])
                      + ('' if found['colour_ok'] else ' (cast)') + ' |')
+    padding = (f'Both networks ran on the LR image mirrored outwards by {pre_pad} px (as the inference command runs '
+               'them); "without pre-padding": on the bare LR image, where the border meets the networks\' zero '
+               'padding. ' if unpadded else '')
     return lines + ['', f'In grey levels (0-255). Frame excess: mean |student − teacher| on the outer 4 pixels minus '
                     f'that of the interior (a dark or bright frame; within {FRAME_EXCESS_LIMIT:g} is none). Colour '
-                    f'offsets: a cast shows beyond ±{COLOUR_OFFSET_LIMIT:g} in a channel.']
+                    f'offsets: a cast shows beyond ±{COLOUR_OFFSET_LIMIT:g} in a channel. ' + padding]
 
 
 def report_lines(opt, args, student_path, info, rows, cost, device, crop_border):
@@ -154,7 +171,7 @@ def report_lines(opt, args, student_path, info, rows, cost, device, crop_border)
               'output instead of the GT (how close the student came to what it distils). Bicubic: MATLAB-style '
               'bicubic from the LR, as in the evaluator. NIQE (lower is better) on the SR output. Side-by-side '
               'images: ' + ', '.join(f'`{r["panel"]}`' for r in rows), '']
-    lines += artefact_table(rows) + ['', '## Training stages', '']
+    lines += artefact_table(rows, args.pre_pad) + ['', '## Training stages', '']
     return lines + stage_table(args.log or latest_training_log(os.path.join('experiments', opt['name'])))
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from sdakd_basicsr.deploy.backends import BACKENDS
 from sdakd_basicsr.deploy.faces import DEFAULT_FACTOR_RANGE
-from sdakd_basicsr.deploy.runner import (DEFAULT_OVERLAP, DEFAULT_TILE, StudentRunner, default_backend,
+from sdakd_basicsr.deploy.runner import (DEFAULT_OVERLAP, DEFAULT_PRE_PAD, DEFAULT_TILE, StudentRunner, default_backend,
                                          image_to_tensor, tensor_to_image)
 from sdakd_basicsr.utils.cli_args import check_range, check_tiling, non_negative_int, positive_float, positive_int
 
@@ -57,6 +57,9 @@ def parse_args(argv=None):
                      help=f'tile size in input pixels for large images (default {DEFAULT_TILE}; 0 = whole image)')
     run.add_argument('--tile-overlap', type=non_negative_int, default=DEFAULT_OVERLAP,
                      help=f'input pixels shared by neighbouring tiles, blended (default {DEFAULT_OVERLAP})')
+    run.add_argument('--pre-pad', type=non_negative_int, default=DEFAULT_PRE_PAD,
+                     help='input pixels mirrored outwards at the image border before the student and cropped '
+                          f'from its output, so no border meets zero padding (default {DEFAULT_PRE_PAD}; 0 = off)')
 
     faces = parser.add_argument_group('GCFSR students (faces)')
     faces.add_argument('--face-mode', default='photo', choices=['photo', 'aligned'],
@@ -102,7 +105,8 @@ def load_runner(args):
     from sdakd_basicsr.deploy.student import find_spec, load_student
     device = torch.device(args.device)
     half = device.type == 'cuda' and not args.fp32
-    common = dict(device=device, half=half, tile=args.tile, overlap=args.tile_overlap, threads=args.threads)
+    common = dict(device=device, half=half, tile=args.tile, overlap=args.tile_overlap, threads=args.threads,
+                  pre_pad=args.pre_pad)
     if args.model.endswith('.onnx'):
         if args.backend not in (None, 'onnxruntime'):
             raise ValueError(f'--model {args.model} is an ONNX file: it runs with --backend onnxruntime only')

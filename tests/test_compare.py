@@ -19,7 +19,10 @@ def test_comparison_writes_the_report_tables_and_side_by_side_images(tmp_path, m
     report = open(os.path.join('experiments', opt['name'], 'comparison', 'report.md')).read()
     assert '| image | PSNR to GT: bicubic | student | teacher | PSNR to teacher: bicubic | student ' in report
     assert '| teacher | ' in report and '| student | ' in report and '## Training stages' in report
-    assert '| image | frame excess (outer 4 px) | mean student − teacher: R | G | B |' in report
+    assert ('| image | frame excess (outer 4 px) | without pre-padding | mean student − teacher: R | G | B |'
+            in report) and 'mirrored outwards by 8 px' in report
+    found = rows[0]['artefacts']
+    assert found['frame_excess'] != found['frame_excess_unpadded']  # both networks ran twice: padded and bare
     assert f'border of {opt["scale"]} pixels cropped' in report  # the evaluator's crop border
     assert [row['image'] for row in rows] == ['a'] and cost['student']['params'] < cost['teacher']['params']
     assert rows[0]['psnr_teacher'] > 0 and 'niqe_student' not in rows[0]  # 64 px: too small for NIQE

@@ -210,3 +210,41 @@ def test_the_inference_command_names_its_missing_options(capsys):
     with pytest.raises(SystemExit) as done:
         inference.main([])
     assert done.value.code == 2 and '--model' in capsys.readouterr().err  # argparse: required options missing
+
+
+def test_pre_padding_mirrors_the_border_and_crops_it_back():
+    from torch.nn import functional as F
+
+    from sdakd_basicsr.deploy.tiling import reflect_pre_padded
+    from sdakd_basicsr.metrics.artefacts import frame_excess
+    image = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(0))
+    upsample = lambda x: F.interpolate(x, scale_factor=4, mode='nearest')  # noqa: E731
+    assert torch.equal(reflect_pre_padded(upsample, image, 8), upsample(image))  # (at most 4 = H - 1 mirrored)
+    seen = []
+    reflect_pre_padded(lambda x: seen.append(x.shape) or upsample(x), image, 3)
+    assert seen == [(1, 3, 11, 13)]
+
+    # a zero-padding 3x3 box blur, then x4: on flat grey it darkens the border, which pre-padding removes
+    blur = torch.nn.Conv2d(3, 3, 3, padding=1, bias=False, groups=3)
+    torch.nn.init.constant_(blur.weight, 1 / 9)
+    grey = torch.full((1, 3, 16, 16), 0.5)
+    with torch.no_grad():
+        bare = upsample(blur(grey))[0].permute(1, 2, 0).numpy()
+        padded = reflect_pre_padded(lambda x: upsample(blur(x)), grey, 2)[0].permute(1, 2, 0).numpy()
+    flat = grey.repeat_interleave(4, -1).repeat_interleave(4, -2)[0].permute(1, 2, 0).numpy()
+    assert frame_excess(bare, flat) > 20 and abs(frame_excess(padded, flat)) < 1e-4
+
+
+def test_the_runner_pre_pads_whole_and_tiled_images(real_rrdb, photo):
+    from torch.nn import functional as F
+    net, spec = real_rrdb
+    lr = image_to_tensor(photo[60:124, 150:214])  # 64 x 64
+    with torch.no_grad():
+        expected = net(F.pad(lr, (8, 8, 8, 8), mode='reflect'))[..., 32:-32, 32:-32].clamp(0, 1)
+    whole = StudentRunner(net, spec, backend='eager', tile=0, pre_pad=8).upscale(lr)
+    bare = StudentRunner(net, spec, backend='eager', tile=0, pre_pad=0).upscale(lr)
+    tiled = StudentRunner(net, spec, backend='eager', tile=64, overlap=32, pre_pad=8).upscale(lr)  # 80 px padded
+    assert whole.shape == bare.shape == tiled.shape == (1, 3, 256, 256)
+    assert torch.allclose(whole, expected, atol=1e-5)
+    assert not torch.allclose(whole[..., :4, :], bare[..., :4, :], atol=1e-3)  # the border changed
+    assert psnr(tensor_to_image(whole), tensor_to_image(tiled)) >= TILE_MIN_PSNR

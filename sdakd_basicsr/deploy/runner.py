@@ -4,13 +4,15 @@ import torch
 
 from sdakd_basicsr.deploy.backends import make_backend
 from sdakd_basicsr.deploy.onnx_export import DeployGenerator
-from sdakd_basicsr.deploy.tiling import tiled_forward
+from sdakd_basicsr.deploy.tiling import reflect_pre_padded, tiled_forward
 
 #: backend of the inference command on a CPU, picked by python -m sdakd_basicsr.benchmarks.backends (docs/benchmarks.md)
 DEFAULT_CPU_BACKEND = 'channels_last'
 #: default tile size (input pixels) and overlap of the inference command
 DEFAULT_TILE = 256
 DEFAULT_OVERLAP = 32  # context each side of a seam: 16 px at the blend's centre
+#: input pixels mirrored outwards before a size-changing student, so that no image border meets zero padding
+DEFAULT_PRE_PAD = 8
 
 
 def default_backend(device):
@@ -29,19 +31,21 @@ class StudentRunner:
         half (bool): fp16 on a GPU.
         tile (int): Tile size in input pixels for size-changing (Real-ESRGAN) students; 0 = no tiling.
         overlap (int): Tile overlap in input pixels.
+        pre_pad (int): Input pixels mirrored outwards on each side before a size-changing student (and cropped
+            from its output), so that the image border meets mirrored content instead of zero padding.
         threads (int | None): onnxruntime intra-op threads.
         onnx_path (str | None): A ready ONNX export of the same student, for the onnxruntime backend.
     """
 
     def __init__(self, net, spec, backend=None, device='cpu', half=False, tile=DEFAULT_TILE,
-                 overlap=DEFAULT_OVERLAP, threads=None, onnx_path=None):
+                 overlap=DEFAULT_OVERLAP, threads=None, onnx_path=None, pre_pad=DEFAULT_PRE_PAD):
         self.spec = spec
         self.family = spec.family_adapter
         self.module = net if isinstance(net, DeployGenerator) else DeployGenerator(net, self.family).eval()
         self.backend_name = backend or default_backend(device)
         self.backend = make_backend(self.backend_name, self.module, spec=spec, device=device, half=half,
                                     threads=threads, onnx_path=onnx_path)
-        self.tile, self.overlap = tile, overlap
+        self.tile, self.overlap, self.pre_pad = tile, overlap, pre_pad
 
     @property
     def conditional(self):
@@ -57,8 +61,9 @@ class StudentRunner:
         if self.spec.scale is None:
             raise ValueError(f'the {self.spec.family} student keeps the input size; use restore_face()')
         with torch.inference_mode():
-            out = tiled_forward(lambda x: self.backend(self._from_unit(x)), image, self.spec.scale, self.tile,
-                                self.overlap)
+            out = reflect_pre_padded(lambda padded: tiled_forward(
+                lambda x: self.backend(self._from_unit(x)), padded, self.spec.scale, self.tile, self.overlap),
+                image, self.pre_pad)
             return self.family.to_unit_range(out.cpu()).clamp(0, 1)
 
     def restore_face(self, face, factor):

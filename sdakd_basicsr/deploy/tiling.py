@@ -5,6 +5,28 @@ input shape. Where tiles overlap, each output pixel is a weighted mean of the ti
 falls linearly towards its borders, where the network saw the least context, so tile edges leave no seam.
 """
 import torch
+from torch.nn import functional as F
+
+
+def reflect_pre_padded(fn, image, pad):
+    """``fn(image)`` computed on the image mirrored outwards by ``pad`` pixels on each side, cropped back.
+
+    A generator that zero-pads its convolutions sees black beyond the image border; a student that has not yet
+    learnt to compensate for it leaves a dark frame on its output. Mirrored content in place of the zeros removes
+    that frame; the output is cropped back to the image's own pixels (``pad`` times the upscaling factor).
+
+    Args:
+        fn (callable): Maps a (N, C, h, w) image to (N, C', h·s, w·s) for an integer factor s.
+        image (Tensor): (N, C, H, W).
+        pad (int): Mirrored pixels on each side (at most H - 1 and W - 1 are used); 0 = ``fn(image)``.
+    """
+    height, width = image.shape[-2:]
+    pad = min(pad, height - 1, width - 1)
+    if pad <= 0:
+        return fn(image)
+    out = fn(F.pad(image, (pad, pad, pad, pad), mode='reflect'))
+    scale = out.shape[-1] // (width + 2 * pad)
+    return out[..., pad * scale:(pad + height) * scale, pad * scale:(pad + width) * scale]
 
 
 def tile_starts(length, tile, overlap):

@@ -208,6 +208,10 @@ class TeacherFamily:
     #: whether an exported (ONNX) generator takes any batch size (else batch 1)
     dynamic_batch = True
 
+    #: whether the ``lq`` input may be mirrored outwards before the generator and the output cropped back
+    #: (generators of any input size; :func:`sdakd_basicsr.deploy.tiling.reflect_pre_padded`)
+    pre_pad_inputs = True
+
     #: the family's main SDAKD option file under ``options/`` (what the benchmarks measure), or None
     main_option_file = None
 

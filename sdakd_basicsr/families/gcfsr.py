@@ -115,6 +115,8 @@ class GCFSRFamily(TeacherFamily):
             sets.append((info, lambda d=dataset_opt: gcfsr_data.gcfsr_samples(d, self)))
         return sets
 
+    pre_pad_inputs = False  # fixed-size faces
+
     def fixed_input_size(self, network_g):
         """``out_size``: the latent branch's linear layer is sized for it."""
         return network_g['out_size']

@@ -127,11 +127,20 @@ def default_crop_border(opt, family):
     return family.crop_border(opt)
 
 
-def run_generator(net, family, inputs, device):
-    """Output of generator ``net`` on a sample's ``inputs`` as a (1, 3, H, W) CPU tensor in [0, 1]."""
+def run_generator(net, family, inputs, device, pre_pad=0):
+    """Output of generator ``net`` on a sample's ``inputs`` as a (1, 3, H, W) CPU tensor in [0, 1].
+
+    ``pre_pad``: LR pixels mirrored outwards before the generator and cropped from its output, as the inference
+    command does (families whose generators take any input size; others ignore it).
+    """
+    from sdakd_basicsr.deploy.tiling import reflect_pre_padded
     inputs = {k: v.to(device) for k, v in inputs.items()}
     with torch.inference_mode():
-        return family.to_unit_range(family.generate(net, inputs).float().cpu()).clamp(0, 1)
+        if pre_pad and family.pre_pad_inputs:
+            output = reflect_pre_padded(lambda lq: family.generate(net, dict(inputs, lq=lq)), inputs['lq'], pre_pad)
+        else:
+            output = family.generate(net, inputs)
+        return family.to_unit_range(output.float().cpu()).clamp(0, 1)
 
 
 def mean_or_none(values):
