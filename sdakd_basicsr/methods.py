@@ -16,7 +16,8 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Schedule:
-    """The three SDAKD stage lengths of a source file and the losses of its supervised stage ("GT losses")."""
+    """The three SDAKD stage lengths of a source file and the GT losses of its supervised stage (its losses
+    against the ground truth; a teacher-output term there is not one of them)."""
     s1: int
     s2: int
     s3: int
@@ -207,7 +208,20 @@ def schedule_of(opt, total_iter=None):
             raise ValueError(f'total_iter={total_iter}: each of the three stages needs at least one iteration')
         scaled = [max(1, round(total_iter * i / sum(iters))) for i in iters[:2]]
         iters = scaled + [total_iter - sum(scaled)]
-    return Schedule(iters[0], iters[1], iters[2], tuple(stages[0]['losses']))
+    from sdakd_basicsr.losses.terms import LOSS_TERMS
+    gt = tuple(name for name in stages[0]['losses'] if name in LOSS_TERMS and LOSS_TERMS[name].target == 'gt')
+    return Schedule(iters[0], iters[1], iters[2], gt)
+
+
+def rescale_scheduler(train_opt, total_iter):
+    """Scale a step schedule's ``milestones`` or a cosine schedule's ``periods`` from the file's budget to
+    ``total_iter`` (the same shape of learning-rate curve over the new budget)."""
+    scheduler, old_total = train_opt.get('scheduler') or {}, train_opt['total_iter']
+    if 'milestones' in scheduler:
+        scheduler['milestones'] = [max(1, round(m * total_iter / old_total)) for m in scheduler['milestones']]
+    if 'periods' in scheduler:
+        periods = [max(1, round(p * total_iter / old_total)) for p in scheduler['periods'][:-1]]
+        scheduler['periods'] = periods + [max(1, total_iter - sum(periods))]
 
 
 def compact_student(num_feat, num_conv):
@@ -263,6 +277,7 @@ def make_variant(opt, method, name=None, width=None, seed=None, total_iter=None,
     if seed is not None:
         opt['manual_seed'] = seed
     if total_iter is not None:
+        rescale_scheduler(opt['train'], total_iter)
         opt['train']['total_iter'] = total_iter
         for entry, iters in zip(opt['train']['stages'], (plan.s1, plan.s2, plan.s3)):
             entry['iters'] = iters

@@ -128,9 +128,10 @@ def test_realesrgan_dataset_loads_train(demo_root):
 DEMO_VARIANTS = {'long': DEMO_YML.replace('_demo.yml', '_demo_long.yml'),
                  'gpu': DEMO_YML.replace('_demo.yml', '_demo_gpu.yml')}
 #: what a variant may change: its name, device, budget and the schedule that goes with the budget
-BUDGET_KEYS = {'name', 'num_gpu', 'gt_size', 'queue_size', 'datasets.train.gt_size',
+BUDGET_KEYS = {'name', 'num_gpu', 'gt_size', 'degrade_crop_size', 'queue_size', 'datasets.train.gt_size',
                'datasets.train.batch_size_per_gpu', 'datasets.train.num_worker_per_gpu', 'datasets.train.prefetch_mode',
                'datasets.train.pin_memory', 'train.total_iter', 'train.stages', 'train.scheduler.milestones',
+               'train.scheduler.periods',
                'train.ema_decay', 'val.val_freq', 'logger.print_freq', 'logger.save_checkpoint_freq'}
 
 

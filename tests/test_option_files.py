@@ -137,11 +137,12 @@ def test_a_method_changes_what_it_names_and_leaves_the_source_alone():
     before = json.dumps(source)
     sdakd = make_variant(source, 'sdakd', total_iter=30)
     assert [(s['iters'], s['losses']) for s in sdakd['train']['stages']] == [
-        (12, ['pixel']), (9, ['pixel', 'distill', 'output_distill']),
-        (9, ['pixel', 'distill', 'output_distill', 'gan'])]
-    halves = make_variant(source, 'no_kd_halves')
+        (14, ['pixel', 'output_distill']), (10, ['pixel', 'distill', 'output_distill']),
+        (6, ['pixel', 'distill', 'output_distill', 'gan'])]
+    assert sdakd['train']['scheduler']['milestones'] == [24]  # the learning-rate steps follow the new budget
+    halves = make_variant(source, 'no_kd_halves')  # no teacher signal: the source's stage-1 output_distill goes
     assert [(s['iters'], s['losses'], s.get('train_d')) for s in halves['train']['stages']] == [
-        (150, ['pixel'], None), (150, ['pixel', 'gan'], 'student')]
+        (400, ['pixel'], None), (400, ['pixel', 'gan'], 'student')]
     assert json.dumps(source) == before
     with pytest.raises(ValueError, match='unknown method'):
         make_variant(source, 'sdakd_v2')
