@@ -84,3 +84,20 @@ def test_crop_before_degrading_rejects_a_size_it_cannot_use():
     for bad in (opt['gt_size'] - opt['scale'], smallest_degrade_crop(opt) + 1, too_small_for_the_blur, 'big'):
         with pytest.raises(ValueError, match='degrade_crop_size'):
             RealESRGANPairSynthesizer(dict(opt, degrade_crop_size=bad), torch.device('cpu'))
+
+
+def test_channel_shuffle_reorders_whole_tiles_and_is_checked():
+    import random
+    opt = dict(load_yaml(TINY_REALESRGAN_YML), channel_shuffle_prob=1.0)
+    synth = RealESRGANPairSynthesizer(opt, torch.device('cpu'))
+    gt = torch.stack([torch.stack([torch.full((8, 8), v) for v in (0.1, 0.5, 0.9)])] * 32)  # R, G, B constant
+    random.seed(0)
+    shuffled = synth.shuffle_channels({'gt': gt})['gt']
+    orders = {tuple(round(float(tile[c, 0, 0]), 1) for c in range(3)) for tile in shuffled}
+    assert (0.1, 0.5, 0.9) not in orders and len(orders) == 5  # every other order, each tile as a whole
+    assert all(len(set(tile[c].flatten().tolist())) == 1 for tile in shuffled for c in range(3))
+    assert torch.equal(gt[0], torch.stack([torch.full((8, 8), v) for v in (0.1, 0.5, 0.9)]))  # input untouched
+    synth.channel_shuffle_prob = 0
+    assert synth.shuffle_channels({'gt': gt})['gt'] is gt
+    with pytest.raises(ValueError, match='channel_shuffle_prob=1.5'):
+        RealESRGANPairSynthesizer(dict(opt, channel_shuffle_prob=1.5), torch.device('cpu'))

@@ -4,6 +4,7 @@ The degradation itself is basicsr's ``RealESRGANModel.feed_data`` (reused, not c
 ``.cuda()`` for DiffJPEG, USMSharp and the queue, so this object provides those on the model's device and
 keeps the queue in a state dict that is saved with the training state (resume stays bit-identical).
 """
+import itertools
 import math
 import random
 
@@ -56,6 +57,10 @@ class SeparableUSMSharp(USMSharp):
         return soft_mask * sharp + (1 - soft_mask) * img
 
 
+#: the five orders of three colour channels other than RGB itself
+_OTHER_CHANNEL_ORDERS = [order for order in itertools.permutations(range(3)) if order != (0, 1, 2)]
+
+
 def smallest_degrade_crop(opt):
     """Smallest ``degrade_crop_size`` the degradation of option dict ``opt`` can run on.
 
@@ -75,7 +80,8 @@ class RealESRGANPairSynthesizer:
 
     Args:
         opt (dict): The full option dict; reads the keys of :data:`REQUIRED_OPTIONS`, ``queue_size``
-            (default 180, must be a multiple of the batch size) and ``degrade_crop_size``.
+            (default 180, must be a multiple of the batch size), ``degrade_crop_size`` and
+            ``channel_shuffle_prob``.
         device (torch.device): Where degradation runs.
 
     ``degrade_crop_size`` (top-level option, default ``~``): crop the GT tiles of a batch to this size, at one
@@ -85,6 +91,13 @@ class RealESRGANPairSynthesizer:
     at a fraction of the cost. The degradations and their settings are unchanged; the crop draws its position
     from python's ``random`` (saved with the training state), and near the crop's edges the blurs see
     reflection padding instead of the tile's neighbouring pixels.
+
+    ``channel_shuffle_prob`` (top-level option, default 0): the probability that a GT tile's colour channels are
+    put in a random other order before it is degraded. A student learns its colour mapping hue by hue from its
+    training photos; from a handful of photos it has seen few hues (the demo's four photos hold almost no
+    saturated green, and the student turned held-out green leaves yellow). Shuffled channels show it every hue
+    at the photos' own saturations; the teacher's output, computed on the same degraded input, stays the target.
+    Drawn from python's ``random`` (saved with the training state).
     """
 
     def __init__(self, opt, device):
@@ -102,6 +115,9 @@ class RealESRGANPairSynthesizer:
         self.queue_lr = self.queue_gt = None
         self.queue_ptr = 0
         self.degrade_crop_size = opt.get('degrade_crop_size')
+        self.channel_shuffle_prob = opt.get('channel_shuffle_prob') or 0
+        if not isinstance(self.channel_shuffle_prob, (int, float)) or not 0 <= self.channel_shuffle_prob <= 1:
+            raise ValueError(f'channel_shuffle_prob={self.channel_shuffle_prob!r}: must be a probability in [0, 1]')
         if self.degrade_crop_size is not None:
             size, least = self.degrade_crop_size, smallest_degrade_crop(opt)
             if not isinstance(size, int) or size < least or size % opt['scale']:
@@ -119,9 +135,20 @@ class RealESRGANPairSynthesizer:
         top, left = random.randint(0, max(h - size, 0)), random.randint(0, max(w - size, 0))
         return dict(data, gt=data['gt'][..., top:top + size, left:left + size])
 
+    def shuffle_channels(self, data):
+        """The batch with each GT tile's channels in a random other order with ``channel_shuffle_prob``."""
+        if not self.channel_shuffle_prob:
+            return data
+        gt = data['gt'].clone()
+        for i in range(gt.shape[0]):
+            if random.random() < self.channel_shuffle_prob:
+                order = random.choice(_OTHER_CHANNEL_ORDERS)
+                gt[i] = data['gt'][i, list(order)]
+        return dict(data, gt=gt)
+
     @torch.no_grad()
     def __call__(self, data):
-        data = self.crop_before_degrading(data)
+        data = self.shuffle_channels(self.crop_before_degrading(data))
         RealESRGANModel.feed_data(self, data)  # sets self.lq, self.gt, self.gt_usm; calls our queue below
         return self.lq, self.gt, self.gt_usm
 
