@@ -91,8 +91,8 @@ def _demo_data(work):
         return os.path.join(REPO_ROOT, 'datasets', 'demo')
     out = _SHARED['demo_data'] or os.path.join(work, 'demo_data')
     if not os.path.isfile(os.path.join(out, 'train', 'meta_info.txt')):  # written last
-        subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'datasets', 'make_demo_data.py'), '--out', out],
-                       check=True, stdout=subprocess.DEVNULL)
+        from sdakd_basicsr.data.demo_data import make_demo_data
+        make_demo_data(out)  # what datasets/make_demo_data.py writes, in this process (no start-up of its own)
     return out
 
 
@@ -266,8 +266,8 @@ def check_gcfsr(work, size):
     return rows
 
 
-def _torchrun(option_file, cwd, resume=False):
-    command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=1', '-m',
+def _torchrun(option_file, cwd, resume=False, nproc=1):
+    command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '-m',
                'basicsr.train', '-opt', option_file, '--launcher', 'pytorch'] + (['--auto_resume'] if resume else [])
     env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
@@ -284,8 +284,13 @@ def cut_back_to(exp_dir, last_iter):
             os.remove(path)
 
 
-def check_torchrun(work, size):
-    """torchrun on one device for a few iterations, cut back to the middle checkpoint, resumed: bit-identical end."""
+def check_torchrun(work, size, nproc=1):
+    """torchrun for a few iterations, cut back to the middle checkpoint, resumed: bit-identical end.
+
+    ``nproc`` processes, one per device: the GPU check runs one; tests/test_distributed.py runs this check with two
+    gloo processes on the CPU and inspects the uninterrupted run (``work/run``) and the resumed one
+    (``work/resumed``) it leaves.
+    """
     import torch
     total = size['resume_iters']
     small = dict(size, teacher_blocks=size['teacher_blocks'] or 2, batch=2, gt_size=64, workers=0)  # exact resume
@@ -299,12 +304,12 @@ def check_torchrun(work, size):
     opt['dist_params'] = {'backend': backend, 'port': 29500}
     _dump(opt, option_file)
     start = time.perf_counter()
-    _torchrun(option_file, first)
+    _torchrun(option_file, first, nproc=nproc)
     second = os.path.join(work, 'resumed')
     shutil.copytree(first, second)
     exp = os.path.join(second, 'experiments', opt['name'])
     cut_back_to(exp, total // 2)
-    _torchrun(os.path.join(second, os.path.basename(option_file)), second, resume=True)
+    _torchrun(os.path.join(second, os.path.basename(option_file)), second, resume=True, nproc=nproc)
     elapsed = time.perf_counter() - start
     uninterrupted = os.path.join(first, 'experiments', opt['name'], 'models')
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(uninterrupted, f'*_{total}.pth')))
@@ -314,7 +319,8 @@ def check_torchrun(work, size):
         b = torch.load(os.path.join(exp, 'models', name), map_location='cpu')
         for key in a:
             identical &= a[key].keys() == b[key].keys() and all(torch.equal(a[key][k], b[key][k]) for k in a[key])
-    return [{'check': f'torchrun, 1 process, {backend}: cut at {total // 2}, resumed to {total}',
+    processes = f'{nproc} process{"es" if nproc > 1 else ""}'
+    return [{'check': f'torchrun, {processes}, {backend}: cut at {total // 2}, resumed to {total}',
              'setting': f'demo recipe, small teacher, batch 2; {note}',
              'result': f'{len(names)} checkpoints at iteration {total} bit-identical: {identical} '
                        f'({elapsed:.0f} s in all)',

@@ -20,3 +20,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if 'slow' in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope='session')
+def tiny_srvgg_runs(tmp_path_factory):
+    """The tiny SRVGG trainings of test_srvgg_family.py (SRVGG teacher) and test_srvgg_student.py (RRDBNet
+    teacher), both through ``python -m basicsr.train``'s entry in one forked driver; option file name -> run (see
+    helpers.train_tiny_forked)."""
+    from helpers import REPO_ROOT, train_tiny_forked, write_tiny_realesrgan_data
+    runs = {}
+    for name in ('sdakd_srvgg_tiny', 'sdakd_realesrgan_srvgg_tiny'):
+        root = str(tmp_path_factory.mktemp(name))
+        write_tiny_realesrgan_data(root)
+        runs[name] = (root, os.path.join(REPO_ROOT, 'options', 'tests', f'{name}.yml'))
+    return dict(zip(runs, train_tiny_forked(list(runs.values()))))

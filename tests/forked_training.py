@@ -5,7 +5,7 @@ itself. :func:`train_forked` starts this file once as a driver process: it impor
 torch operation, then forks one child per run; each child sets the working directory and ``sys.argv`` as the
 command would and calls what ``python -m basicsr.train`` calls once the plugin is installed
 (``sdakd_basicsr.train.basicsr_train_main``). The literal command itself stays covered by the tests that run it
-in a subprocess (test_train_cli.py, test_sdakd_gcfsr.py, test_srvgg_family.py).
+in a subprocess (test_train_cli.py, test_sdakd_gcfsr.py).
 """
 import json
 import os

@@ -99,6 +99,17 @@ def run_cli(args, cwd, timeout=600):
                           timeout=timeout)
 
 
+def run_clis(commands, timeout=600):
+    """Several :func:`run_cli` commands ``(args, cwd)`` at once; their completed processes, in order.
+
+    Each is still a process of its own; started together, their seconds of importing torch, torchvision and
+    basicsr (one core each) overlap on a machine with two or more cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max(1, len(commands))) as pool:
+        return list(pool.map(lambda command: run_cli(*command, timeout=timeout), commands))
+
+
 LOSS_LINE = re.compile(r'iter:\s*([\d,]+), lr:.*?\]\s*\[eta.*?\]\s*(.*)$')
 
 
@@ -165,3 +176,28 @@ def train_tiny(root, yml):
     exp_dir = os.path.join(root, 'experiments', opt['name'])
     log = '\n'.join(open(os.path.join(exp_dir, f)).read() for f in sorted(os.listdir(exp_dir)) if f.endswith('.log'))
     return opt, exp_dir, log
+
+
+def train_tiny_forked(runs):
+    """:func:`train_tiny` for each ``(root, yml)`` of ``runs``, in children forked from one driver process, two at
+    a time (tests/forked_training.py: one start-up for all; the command in a subprocess of its own is tested in
+    test_train_cli.py).
+
+    Returns, per run, a dict: ``opt``, ``exp_dir``, ``log`` as :func:`train_tiny` gives them, and ``teacher``
+    (path) with ``teacher_bytes``, the teacher file as it was before training.
+    """
+    from forked_training import train_forked
+    prepared = []
+    for root, yml in runs:
+        opt = load_yaml(yml)
+        teacher = os.path.join(root, opt['path']['pretrain_network_g_teacher'])
+        save_random_teacher(teacher, opt['network_g_teacher'])
+        with open(teacher, 'rb') as handle:
+            prepared.append(dict(opt=opt, exp_dir=os.path.join(root, 'experiments', opt['name']), teacher=teacher,
+                                 teacher_bytes=handle.read()))
+    for run, result in zip(prepared, train_forked([(root, ['-opt', yml]) for root, yml in runs])):
+        assert result['returncode'] == 0, result['output'][-6000:]
+        exp_dir = run['exp_dir']
+        run['log'] = '\n'.join(open(os.path.join(exp_dir, f)).read() for f in sorted(os.listdir(exp_dir))
+                               if f.endswith('.log'))
+    return prepared

@@ -105,23 +105,44 @@ def test_option_file_for_own_photos(prepared, tmp_path, monkeypatch, capsys, lmd
     assert opt['datasets']['train']['kernel_list'] == base['datasets']['train']['kernel_list']
 
 
+@pytest.fixture(scope='module')
+def trained_on_prepared(prepared, tmp_path_factory):
+    """Per backend (disk, LMDB): an option file written for the prepared photos and its BasicSR training.
+
+    Both trainings run through ``python -m basicsr.train``'s own entry in children forked from one process
+    (tests/forked_training.py: one start-up for both); the command in a subprocess of its own is tested in
+    test_train_cli.py.
+    """
+    from forked_training import train_forked
+    from helpers import TINY_REALESRGAN_YML, save_random_teacher
+    runs = {}
+    for lmdb in (False, True):
+        root = str(tmp_path_factory.mktemp('lmdb' if lmdb else 'disk'))
+        teacher = os.path.join(root, 'teacher.pth')
+        save_random_teacher(teacher, load_yaml(TINY_REALESRGAN_YML)['network_g_teacher'])
+        out = os.path.join(root, 'my_photos.yml')
+        args = ['--base', TINY_REALESRGAN_YML, '--teacher', teacher, '--data', prepared, '--gpus', '0', '--iters',
+                '3', '--val', 'none', '--out', out] + (['--lmdb'] if lmdb else [])
+        assert new_experiment.main(args) == 0
+        runs[lmdb] = (root, out)
+    results = train_forked([(root, ['-opt', out]) for root, out in runs.values()])
+    return {lmdb: (root, out, result) for (lmdb, (root, out)), result in zip(runs.items(), results)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('lmdb', [False, True])
-def test_prepared_photos_and_written_options_train_and_export(prepared, tmp_path, lmdb):
+def test_prepared_photos_and_written_options_train_and_export(trained_on_prepared, tmp_path, lmdb):
     """The walk of docs/own_photos.md on the tiny recipe: prepared data, written option file, BasicSR training
-    (three stages), export. Only the base file differs from the docs (the tiny test recipe trains on a CPU)."""
-    from helpers import TINY_REALESRGAN_YML, run_cli, save_random_teacher
-    teacher = str(tmp_path / 'teacher.pth')
-    save_random_teacher(teacher, load_yaml(TINY_REALESRGAN_YML)['network_g_teacher'])
-    out = str(tmp_path / 'my_photos.yml')
-    args = ['--base', TINY_REALESRGAN_YML, '--teacher', teacher, '--data', prepared, '--gpus', '0', '--iters', '3',
-            '--val', 'none', '--out', out] + (['--lmdb'] if lmdb else [])
-    assert new_experiment.main(args) == 0
-    proc = run_cli(['-m', 'basicsr.train', '-opt', out], cwd=str(tmp_path))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    model = tmp_path / 'experiments' / 'sdakd_my_photos_w0.5' / 'models' / 'net_g_latest.pth'
-    assert model.is_file()
-    proc = run_cli([os.path.join(REPO_ROOT, 'scripts', 'export_student.py'), '--model', str(model), '--opt', out,
-                    '--out', str(tmp_path / 'exported' / 'student')], cwd=str(tmp_path))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (three stages), export. Only the base file differs from the docs (the tiny test recipe trains on a CPU).
+
+    The export script runs in this process (its main); as a command of its own it is tested in
+    test_export.py::test_export_script_writes_pth_onnx_and_checks_them.
+    """
+    import runpy
+    root, out, run = trained_on_prepared[lmdb]
+    assert run['returncode'] == 0, run['output'][-6000:]
+    model = os.path.join(root, 'experiments', 'sdakd_my_photos_w0.5', 'models', 'net_g_latest.pth')
+    assert os.path.isfile(model)
+    export_student = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'export_student.py'))  # not as __main__
+    export_student['main'](['--model', model, '--opt', out, '--out', str(tmp_path / 'exported' / 'student')])
     assert (tmp_path / 'exported' / 'student.pth').is_file()

@@ -6,13 +6,13 @@
   generators draw noise maps from each rank's own random stream, so there is no single-process twin).
 * Two processes on the Real-ESRGAN data path (random degradations per rank, a per-rank training-pair queue),
   cut back to a checkpoint and resumed, end bit-identical to the uninterrupted run: every rank gets its own
-  random state and queue back.
+  random state and queue back. This is the GPU check's torchrun check (``sdakd_basicsr.gpu_check``) with two
+  processes, so that the suite runs a torchrun cut-and-resume once.
 * In-process: which networks are wrapped, that only rank 0 writes, and the choice of init_dist.
 """
 import glob
 import json
 import os
-import shutil
 import sys
 
 import cv2
@@ -25,9 +25,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 import sdakd_basicsr  # noqa: F401
 from helpers import (TINY_GCFSR_SDAKD_YML, TINY_REALESRGAN_YML, load_yaml, logged_losses, run_cli,
-                     save_random_teacher, training_opt, write_tiny_face_data, write_tiny_realesrgan_data)
-from sdakd_basicsr import distributed
-from sdakd_basicsr.gpu_check import cut_back_to
+                     save_random_teacher, training_opt, write_tiny_face_data)
+from sdakd_basicsr import distributed, gpu_check
+from sdakd_basicsr.data import demo_data
 
 TOTAL_ITER = 4
 STAGES = [{'name': 'supervised', 'iters': 1, 'losses': ['pixel']},
@@ -160,40 +160,37 @@ def test_gcfsr_trains_under_torchrun_with_lazy_r1(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_gives_every_rank_its_own_random_state_and_queue(tmp_path):
-    root = str(tmp_path / 'full')
-    write_tiny_realesrgan_data(root)
-    opt = base_options(root, 'ddp_resume')
-    opt['logger']['save_checkpoint_freq'] = 1
-    opt['val']['val_freq'] = 100
-    opt_file = write_options(root, opt)
-    run(['-opt', opt_file], root, nproc=2)
-    exp_dir = os.path.join(root, 'experiments', 'ddp_resume')
-    uninterrupted, final = logged_losses(log_of(exp_dir)), checkpoints(exp_dir, TOTAL_ITER)
+def test_resume_gives_every_rank_its_own_random_state_and_queue(tmp_path, monkeypatch):
+    """The GPU check's torchrun check (run, cut back to its middle checkpoint, resumed, last checkpoints compared)
+    with two gloo processes; the GPU check's dry run in test_gpu_check.py leaves its torchrun check to this test."""
+    demo = str(tmp_path / 'demo_data')
+    demo_data.main(['--out', demo])  # made here: no process start-up of its own
+    monkeypatch.setitem(gpu_check._SHARED, 'demo_data', demo)
+    work = str(tmp_path / 'work')
+    os.makedirs(work)
+    (row, ) = gpu_check.check_torchrun(work, dict(gpu_check.SIZES['dry']), nproc=2)
+    assert row['check'] == 'torchrun, 2 processes, gloo: cut at 3, resumed to 6', row
+    assert row['ok'] and '3 checkpoints at iteration 6 bit-identical: True' in row['result'], row
+    exp_dir, resumed_dir = (os.path.join(work, sub, 'experiments', 'gpu_check_resume') for sub in ('run', 'resumed'))
+    # every network's last checkpoint, on both sides (the check compared them tensor by tensor)
+    assert sorted(checkpoints(resumed_dir, 6)) == sorted(checkpoints(exp_dir, 6)) == ['net_d', 'net_feat_adapters',
+                                                                                      'net_g']
 
-    state = torch.load(os.path.join(exp_dir, 'training_states', '2.state'), weights_only=False)
+    state = torch.load(os.path.join(exp_dir, 'training_states', '3.state'), weights_only=False)
     rank_states = state['exact_resume']['ranks']
     assert len(rank_states) == 2
     assert not torch.equal(rank_states[0]['rng']['torch'], rank_states[1]['rng']['torch'])
     queues = [rank_state['family']['synthesizer']['queue_lr'] for rank_state in rank_states]
     assert not torch.equal(*queues)
 
-    resumed_root = str(tmp_path / 'resumed')
-    shutil.copytree(root, resumed_root)
-    resumed_dir = os.path.join(resumed_root, 'experiments', 'ddp_resume')
-    cut_back_to(resumed_dir, 2)
-    for path in glob.glob(os.path.join(resumed_dir, 'train_*.log')):
-        os.remove(path)
-    run(['-opt', os.path.join(resumed_root, os.path.basename(opt_file)), '--auto_resume'], resumed_root, nproc=2)
-    resumed = logged_losses(log_of(resumed_dir))
-    assert sorted(resumed) == [3, 4]
+    uninterrupted = logged_losses(log_of(exp_dir))
+    assert sorted(uninterrupted) == [2, 4, 6]  # logged every 2nd iteration
+    (resumed_log, ) = set(glob.glob(os.path.join(resumed_dir, 'train_*.log'))) - {
+        os.path.join(resumed_dir, os.path.basename(p)) for p in glob.glob(os.path.join(exp_dir, 'train_*.log'))}
+    resumed = logged_losses(open(resumed_log).read())
+    assert sorted(resumed) == [4, 6]  # continued after the cut, not from the start
     for it in resumed:
         assert resumed[it] == uninterrupted[it], f'iter {it} differs after resume'
-    again = checkpoints(resumed_dir, TOTAL_ITER)
-    assert sorted(again) == sorted(final)
-    for name, reference in final.items():
-        for key, state in reference.items():
-            assert all(torch.equal(again[name][key][k], v) for k, v in state.items()), f'{name}[{key}] differs'
 
 
 @pytest.fixture

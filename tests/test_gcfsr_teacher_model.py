@@ -1,11 +1,12 @@
-"""GCFSRTeacherModel: the recipe's optimizer scaling and step, checkpoint loading, and a literal
-``python -m basicsr.train`` run on CPU with ``--auto_resume``, all offline."""
+"""GCFSRTeacherModel: the recipe's optimizer scaling and step, checkpoint loading, and a ``python -m basicsr.train``
+run on CPU continued with ``--auto_resume``, all offline.
+
+The two runs go through the command's own entry in children forked from one process (tests/forked_training.py:
+one start-up for both); the command in a subprocess of its own is tested in test_train_cli.py."""
 import copy
 import glob
 import math
 import os
-import subprocess
-import sys
 
 import cv2
 import pytest
@@ -13,6 +14,7 @@ import torch
 
 import sdakd_basicsr  # noqa: F401  (registers model, archs, datasets)
 from basicsr.models import build_model
+from forked_training import train_forked
 from helpers import REPO_ROOT, write_random_vgg
 
 from sdakd_basicsr.utils.options import load_options
@@ -133,22 +135,18 @@ def test_full_recipe_options_parse():
     assert 'scale' not in opt  # would override each GCFSRValDataset's scale
 
 
-def run_train(cwd, torch_home, *extra):
-    env = dict(os.environ, TORCH_HOME=torch_home)
-    env.pop('PYTHONPATH', None)
-    return subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', TINY_YML, *extra], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 @pytest.mark.slow
 def test_cli_trains_saves_and_auto_resumes_on_cpu(tmp_path):
-    cwd, torch_home = str(tmp_path / 'work'), str(tmp_path / 'torch_home')
+    cwd = str(tmp_path / 'work')
     os.makedirs(cwd)
     write_tiny_faces(cwd)
     write_random_vgg(os.path.join(cwd, 'experiments', 'pretrained_models', 'vgg16-397923af.pth'), 'vgg16')
 
-    first = run_train(cwd, torch_home)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    # one iteration, then continued to two with --auto_resume (one after the other: jobs=1)
+    first, second = train_forked([(cwd, ['-opt', TINY_YML]),
+                                  (cwd, ['-opt', TINY_YML, '--auto_resume', '--force_yml', 'train:total_iter=2'])],
+                                 jobs=1)
+    assert first['returncode'] == 0, first['output'][-6000:]
     exp = os.path.join(cwd, 'experiments', 'train_gcfsr_tiny')
     ckpt = torch.load(os.path.join(exp, 'models', 'net_g_1.pth'), map_location='cpu')
     assert set(ckpt) == {'params', 'params_ema'}
@@ -157,17 +155,17 @@ def test_cli_trains_saves_and_auto_resumes_on_cpu(tmp_path):
     assert os.path.isfile(os.path.join(exp, 'training_states', '1.state'))
     for name in ('tiny_val_x8', 'tiny_val_x16'):  # one folder per validation set
         assert glob.glob(os.path.join(exp, 'visualization', name, 'face', 'face_1.png'))
-    log = open(glob.glob(os.path.join(exp, 'train_train_gcfsr_tiny_*.log'))[0]).read()
+    logs = sorted(glob.glob(os.path.join(exp, 'train_train_gcfsr_tiny_*.log')), key=os.path.getmtime)
+    assert len(logs) == 2  # one per run
+    log = open(logs[0]).read()
     assert 'Validation tiny_val_x16' in log and '# psnr:' in log
     assert 'l_g_percep' in log and 'l_g_gan' in log
 
-    second = run_train(cwd, torch_home, '--auto_resume', '--force_yml', 'train:total_iter=2')
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    logs = sorted(glob.glob(os.path.join(exp, 'train_train_gcfsr_tiny_*.log')), key=os.path.getmtime)
+    assert second['returncode'] == 0, second['output'][-6000:]
     resumed = open(logs[-1]).read()
     assert 'Resuming training from epoch: 0, iter: 1.' in resumed
     assert 'l_d_r1' in resumed  # R1 at iteration 2 = net_d_reg_every
     ckpt2 = torch.load(os.path.join(exp, 'models', 'net_g_2.pth'), map_location='cpu')
     assert not torch.equal(ckpt2['params']['final_linear.weight'], ckpt['params']['final_linear.weight'])
-    # nothing was downloaded: the torch home stays empty
-    assert not [f for _, _, files in os.walk(torch_home) for f in files]
+    # nothing was downloaded: the torch home of both runs stays empty
+    assert not [f for _, _, files in os.walk(os.path.join(cwd, 'empty_torch_home')) for f in files]

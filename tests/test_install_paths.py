@@ -38,22 +38,42 @@ def pip(python, *args, cwd=REPO_ROOT):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('path', ['regular', 'editable', 'wheel'])
-def test_install_path_carries_the_startup_hook(tmp_path, path):
-    python, site = make_venv(tmp_path / 'venv')
+PATHS = ['regular', 'editable', 'wheel']
+
+
+@pytest.fixture(scope='module')
+def probed(tmp_path_factory):
+    """Path -> (site-packages of its fresh venv, the probe's completed process). The installs run one after another
+    (they build in the same checkout); the three probes, each a process of its own, start together."""
     common = ('--no-deps', '--no-build-isolation')
-    if path == 'regular':
-        pip(python, 'install', *common, '.')
-    elif path == 'editable':
-        pip(python, 'install', *common, '-e', '.')
-    else:
-        pip(python, 'wheel', *common, '-w', str(tmp_path / 'dist'), '.')
-        pip(python, 'install', '--no-deps', *glob.glob(str(tmp_path / 'dist' / 'sdakd_basicsr-*.whl')))
-    assert os.path.isfile(os.path.join(site, 'sdakd_basicsr-startup.pth'))
+    venvs = {}
+    for path in PATHS:
+        folder = tmp_path_factory.mktemp(path)
+        python, site = make_venv(folder / 'venv')
+        if path == 'regular':
+            pip(python, 'install', *common, '.')
+        elif path == 'editable':
+            pip(python, 'install', *common, '-e', '.')
+        else:
+            pip(python, 'wheel', *common, '-w', str(folder / 'dist'), '.')
+            pip(python, 'install', '--no-deps', *glob.glob(str(folder / 'dist' / 'sdakd_basicsr-*.whl')))
+        venvs[path] = (python, site, str(folder))
     env = dict(os.environ)
     env.pop('PYTHONPATH', None)
-    proc = subprocess.run([python, '-c', PROBE], cwd=str(tmp_path), env=env, capture_output=True, text=True)
+    probes = {path: subprocess.Popen([python, '-c', PROBE], cwd=folder, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for path, (python, _, folder) in venvs.items()}
+    results = {}
+    for path, probe in probes.items():
+        out, err = probe.communicate(timeout=300)
+        results[path] = (venvs[path][1], subprocess.CompletedProcess(probe.args, probe.returncode, out, err))
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('path', PATHS)
+def test_install_path_carries_the_startup_hook(probed, path):
+    site, proc = probed[path]
+    assert os.path.isfile(os.path.join(site, 'sdakd_basicsr-startup.pth'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     installed_from = os.path.dirname(os.path.dirname(proc.stdout.strip().splitlines()[-1]))
     assert installed_from == (REPO_ROOT if path == 'editable' else site)

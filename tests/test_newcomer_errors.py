@@ -1,7 +1,7 @@
 """What a newcomer gets wrong fails before training with a message that names the option or file and the fix.
 
 Each case: the check itself (fast, in-process) and, where the error used to surface from deep inside basicsr or
-torch, the literal ``python -m basicsr.train`` command (slow: a subprocess).
+torch, the literal ``python -m basicsr.train`` command (slow: a subprocess; the file's commands start together).
 """
 import os
 import shutil
@@ -13,7 +13,7 @@ import torch
 from basicsr.models import build_model
 
 import sdakd_basicsr  # noqa: F401
-from helpers import (TINY_REALESRGAN_YML, load_yaml, prepare_tiny_realesrgan_run, run_cli, save_random_teacher,
+from helpers import (TINY_REALESRGAN_YML, load_yaml, prepare_tiny_realesrgan_run, run_clis, save_random_teacher,
                      training_opt)
 from sdakd_basicsr.utils.checkpoint import load_checked
 from sdakd_basicsr.utils.option_checks import (OptionError, check_devices, check_one_gpu_per_process,
@@ -54,10 +54,29 @@ def test_lmdb_folder_is_checked_too(tiny_opt):
         check_training_options(tiny_opt)
 
 
+#: the literal commands of this file: case -> extra arguments of ``python -m basicsr.train -opt <tiny options>``
+LITERAL_CASES = {'missing_training_folder': []}
+if not torch.cuda.is_available():  # num_gpu=1 fails only on a machine without a GPU
+    LITERAL_CASES['num_gpu_1'] = ['--force_yml', 'num_gpu=1']
+
+
+@pytest.fixture(scope='module')
+def literal_commands(tmp_path_factory):
+    """Case -> completed ``python -m basicsr.train`` process, each in its own tiny working directory; the commands
+    are started together (each a process of its own; their start-ups overlap)."""
+    roots = {}
+    for case in LITERAL_CASES:
+        roots[case] = tmp_path_factory.mktemp(case)
+        prepare_tiny_realesrgan_run(str(roots[case]))
+    shutil.rmtree(roots['missing_training_folder'] / 'datasets' / 'tiny' / 'train')
+    procs = run_clis([(['-m', 'basicsr.train', '-opt', TINY_REALESRGAN_YML] + extra, str(roots[case]))
+                      for case, extra in LITERAL_CASES.items()])
+    return dict(zip(LITERAL_CASES, procs))
+
+
 @pytest.mark.slow
-def test_literal_command_stops_on_a_missing_training_folder(tiny_root):
-    shutil.rmtree(tiny_root / 'datasets' / 'tiny' / 'train')
-    proc = run_cli(['-m', 'basicsr.train', '-opt', TINY_REALESRGAN_YML], cwd=str(tiny_root))
+def test_literal_command_stops_on_a_missing_training_folder(literal_commands):
+    proc = literal_commands['missing_training_folder']
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert 'OptionError: datasets.train.dataroot_gt' in output and 'img_bytes' not in output
@@ -155,9 +174,8 @@ def test_several_gpus_are_refused_before_the_model_is_built(tiny_root, monkeypat
 
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without a GPU')
-def test_literal_command_with_num_gpu_1_on_a_cpu_machine(tiny_root):
-    proc = run_cli(['-m', 'basicsr.train', '-opt', TINY_REALESRGAN_YML, '--force_yml', 'num_gpu=1'],
-                   cwd=str(tiny_root))
+def test_literal_command_with_num_gpu_1_on_a_cpu_machine(literal_commands):
+    proc = literal_commands['num_gpu_1']
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert 'OptionError: num_gpu=1, but torch finds no GPU' in output and 'NVIDIA driver' not in output

@@ -114,21 +114,26 @@ def write_tiny_paired_data(root):
                         cv2.resize(gt, (16, 16), interpolation=cv2.INTER_AREA))
 
 
-def run_plain(roots, extra=()):
-    """The plain run in each ``{mode: root}`` of ``roots``, one after another; ``{mode: (exit status, output)}``."""
+def run_plain(roots, phases):
+    """The plain run in each ``{mode: root}`` of ``roots``, once per list of extra arguments in ``phases``, all one
+    after another in one driver process; per phase ``{mode: (exit status, output)}``."""
     runs = []
-    for mode, root in roots.items():
-        opt_path = os.path.join(root, 'plain.yml')
-        if not os.path.exists(opt_path):
-            write_tiny_paired_data(root)
-            with open(opt_path, 'w') as handle:
-                handle.write(SRMODEL_OPT)
-        runs.append([mode, root, opt_path, list(extra), os.path.join(root, f'output_{len(os.listdir(root))}.txt')])
+    for i, extra in enumerate(phases):
+        for mode, root in roots.items():
+            opt_path = os.path.join(root, 'plain.yml')
+            if not os.path.exists(opt_path):
+                write_tiny_paired_data(root)
+                with open(opt_path, 'w') as handle:
+                    handle.write(SRMODEL_OPT)
+            runs.append([mode, root, opt_path, list(extra), os.path.join(root, f'output_{i}.txt')])
     first = next(iter(roots.values()))
     proc = run_cli(['-c', RUNNER, json.dumps(runs)], cwd=first)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     codes = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {run[0]: (code, open(run[4]).read()) for run, code in zip(runs, codes)}
+    results = [{} for _ in phases]
+    for i, (run, code) in enumerate(zip(runs, codes)):
+        results[i // len(roots)][run[0]] = (code, open(run[4]).read())
+    return results
 
 
 _TIMES = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ |\[eta: [^\]]*\]|time \(data\): [\d.]+ \([\d.]+\)|'
@@ -164,7 +169,10 @@ def test_plain_srmodel_run_is_identical_with_and_without_the_plugin(tmp_path):
     roots = {mode: str(tmp_path / mode) for mode in ('without', 'with')}
     for root in roots.values():
         os.makedirs(root)
-    for mode, (code, output) in run_plain(roots, ['--auto_resume']).items():
+    # the run, then --auto_resume from its saved state with more iterations, both in one driver process (the
+    # files compared below then hold whatever the second run added, the same way for both modes)
+    first, resumed = run_plain(roots, [['--auto_resume'], ['--auto_resume', '--force_yml', 'train:total_iter=6']])
+    for mode, (code, output) in first.items():
         assert code == 0, output[-4000:]
     runs = {mode: os.path.join(root, 'experiments', 'plain_srmodel') for mode, root in roots.items()}
     logs = {mode: comparable_log(exp) for mode, exp in runs.items()}
@@ -182,7 +190,6 @@ def test_plain_srmodel_run_is_identical_with_and_without_the_plugin(tmp_path):
 
     # --auto_resume from the saved state: whatever BasicSR does (on a machine without a GPU, 1.4.2's
     # load_resume_state fails on torch.cuda.current_device()), it does the same with the plugin installed
-    resumed = run_plain(roots, ['--auto_resume', '--force_yml', 'train:total_iter=6'])
     assert resumed['with'][0] == resumed['without'][0]
     if resumed['with'][0] != 0:
         last = {m: output.strip().splitlines()[-1] for m, (_, output) in resumed.items()}

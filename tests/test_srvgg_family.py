@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from helpers import REPO_ROOT, load_yaml, logged_losses, run_cli, save_random_teacher, write_tiny_realesrgan_data
+from helpers import REPO_ROOT, load_yaml, logged_losses
 from sdakd_basicsr.families import build_family
 
 TINY_SRVGG_YML = os.path.join(REPO_ROOT, 'options', 'tests', 'sdakd_srvgg_tiny.yml')
@@ -27,17 +27,10 @@ def test_srvgg_students_and_taps_match_the_teacher_layer_by_layer():
 
 
 @pytest.mark.slow
-def test_srvgg_family_runs_the_three_stages_through_basicsr_train(tmp_path):
-    root = str(tmp_path)
-    write_tiny_realesrgan_data(root)
-    opt = load_yaml(TINY_SRVGG_YML)
-    teacher_path = os.path.join(root, opt['path']['pretrain_network_g_teacher'])
-    save_random_teacher(teacher_path, opt['network_g_teacher'])
-    teacher_bytes = open(teacher_path, 'rb').read()
-    proc = run_cli(['-m', 'basicsr.train', '-opt', TINY_SRVGG_YML], cwd=root)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    exp_dir = os.path.join(root, 'experiments', opt['name'])
-    log = ''.join(open(os.path.join(exp_dir, f)).read() for f in os.listdir(exp_dir) if f.endswith('.log'))
+def test_srvgg_family_runs_the_three_stages_through_basicsr_train(tiny_srvgg_runs):
+    # trained through the command's own entry, forked, with test_srvgg_student.py's run (conftest.py)
+    run = tiny_srvgg_runs['sdakd_srvgg_tiny']
+    exp_dir, log = run['exp_dir'], run['log']
     for text in ("SDAKD stage 1/3 starts at iter 1: 'supervised'", "SDAKD stage 2/3 starts at iter 3: 'distill'",
                  "SDAKD stage 3/3 starts at iter 5: 'adversarial'", 'body.9: 8->16'):
         assert text in log
@@ -46,4 +39,4 @@ def test_srvgg_family_runs_the_three_stages_through_basicsr_train(tmp_path):
     student = torch.load(os.path.join(exp_dir, 'models', 'net_g_latest.pth'))['params_ema']
     assert student['body.0.weight'].shape == (8, 3, 3, 3)  # half of the teacher's 16 features
     assert os.path.isfile(os.path.join(exp_dir, 'models', 'net_feat_adapters_latest.pth'))
-    assert open(teacher_path, 'rb').read() == teacher_bytes  # the teacher file is never written
+    assert open(run['teacher'], 'rb').read() == run['teacher_bytes']  # the teacher file is never written

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from helpers import REPO_ROOT, load_yaml, logged_losses, save_random_teacher, train_tiny, training_opt, \
+from helpers import REPO_ROOT, load_yaml, logged_losses, save_random_teacher, training_opt, \
     write_tiny_realesrgan_data
 
 from sdakd_basicsr.families import build_family
@@ -101,11 +101,9 @@ def test_generated_srvgg_option_files_derive_the_expected_networks():
 
 # ---------------------------------------------------------------------------------------- CLI + export
 @pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('srvgg_cli'))
-    write_tiny_realesrgan_data(root)
-    opt, exp_dir, log = train_tiny(root, TINY_SRVGG_YML)
-    return dict(root=root, opt=opt, exp_dir=exp_dir, log=log)
+def tiny_run(tiny_srvgg_runs):
+    """Trained through the command's own entry, forked, with test_srvgg_family.py's run (conftest.py)."""
+    return tiny_srvgg_runs['sdakd_realesrgan_srvgg_tiny']
 
 
 @pytest.mark.slow

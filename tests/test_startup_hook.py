@@ -8,7 +8,7 @@ import sysconfig
 import pytest
 
 import sdakd_basicsr_startup
-from helpers import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, run_cli, run_clis
 
 
 def this_checkout_hook():
@@ -76,8 +76,10 @@ print(getattr(ft, 'MARKER', 'alias'), ft.rgb_to_grayscale is torchvision.transfo
 
 @pytest.mark.slow
 def test_torchvision_alias_only_when_the_module_is_missing(tmp_path):
-    proc = run_cli(['-c', ALIAS_PROBE, '-'], cwd=str(tmp_path))
-    assert proc.stdout.split() == ['alias', 'True'], proc.stderr[-2000:]  # missing: the alias stands in
-    (tmp_path / 'functional_tensor.py').write_text('MARKER = "real"\ndef rgb_to_grayscale(img):\n    return img\n')
-    proc = run_cli(['-c', ALIAS_PROBE, str(tmp_path)], cwd=str(tmp_path))
-    assert proc.stdout.split() == ['real', 'False'], proc.stderr[-2000:]  # present: the real module is kept
+    extra = tmp_path / 'extra'  # a torchvision that still ships the module: it lies here
+    extra.mkdir()
+    (extra / 'functional_tensor.py').write_text('MARKER = "real"\ndef rgb_to_grayscale(img):\n    return img\n')
+    missing, present = run_clis([(['-c', ALIAS_PROBE, '-'], str(tmp_path)),  # both processes start together
+                                 (['-c', ALIAS_PROBE, str(extra)], str(tmp_path))])
+    assert missing.stdout.split() == ['alias', 'True'], missing.stderr[-2000:]  # missing: the alias stands in
+    assert present.stdout.split() == ['real', 'False'], present.stderr[-2000:]  # present: the real module is kept

@@ -13,7 +13,7 @@ import sysconfig
 import pytest
 import torch
 
-from helpers import TINY_REALESRGAN_YML, logged_losses, prepare_tiny_realesrgan_run, run_cli
+from helpers import TINY_REALESRGAN_YML, logged_losses, prepare_tiny_realesrgan_run, run_cli, run_clis
 from sdakd_basicsr.gpu_check import cut_back_to
 
 EXP = 'sdakd_realesrgan_tiny'
@@ -60,28 +60,40 @@ def test_literal_basicsr_train_runs_all_stages_under_the_working_directory(unint
     assert '# psnr:' in log  # validation ran with BasicSR's metrics
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('resume_from, entry', [(3, 'basicsr.train'), (4, 'sdakd_basicsr.train')])
-def test_auto_resume_continues_bit_identically(uninterrupted, tmp_path, resume_from, entry):
-    # a private copy of the experiment, cut back to `resume_from`
-    root = str(tmp_path)
-    shutil.copytree(os.path.join(uninterrupted['root'], 'datasets'), os.path.join(root, 'datasets'))
-    shutil.copytree(os.path.join(uninterrupted['root'], 'experiments'), os.path.join(root, 'experiments'))
-    exp_dir = os.path.join(root, 'experiments', EXP)
-    for path in glob.glob(os.path.join(exp_dir, 'train_*.log')):
-        os.remove(path)
-    cut_back_to(exp_dir, resume_from)
+RESUMES = [(3, 'basicsr.train'), (4, 'sdakd_basicsr.train')]
 
-    proc = run_cli(['-m', entry, '-opt', TINY_REALESRGAN_YML, '--auto_resume', '--force_yml',
-                    'logger:save_checkpoint_freq=1'], cwd=root)
+
+@pytest.fixture(scope='module')
+def resumed(uninterrupted, tmp_path_factory):
+    """Per ``(resume_from, entry)``: a private copy of the experiment cut back to ``resume_from``, continued with
+    ``python -m <entry> --auto_resume``; both commands are started together (each a process of its own)."""
+    commands, exp_dirs = [], []
+    for resume_from, entry in RESUMES:
+        root = str(tmp_path_factory.mktemp(f'resume_{resume_from}'))
+        shutil.copytree(os.path.join(uninterrupted['root'], 'datasets'), os.path.join(root, 'datasets'))
+        shutil.copytree(os.path.join(uninterrupted['root'], 'experiments'), os.path.join(root, 'experiments'))
+        exp_dir = os.path.join(root, 'experiments', EXP)
+        for path in glob.glob(os.path.join(exp_dir, 'train_*.log')):
+            os.remove(path)
+        cut_back_to(exp_dir, resume_from)
+        exp_dirs.append(exp_dir)
+        commands.append((['-m', entry, '-opt', TINY_REALESRGAN_YML, '--auto_resume', '--force_yml',
+                          'logger:save_checkpoint_freq=1'], root))
+    return dict(zip(RESUMES, zip(exp_dirs, run_clis(commands))))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('resume_from, entry', RESUMES)
+def test_auto_resume_continues_bit_identically(uninterrupted, resumed, resume_from, entry):
+    exp_dir, proc = resumed[resume_from, entry]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = '\n'.join(read_logs(exp_dir).values())
     assert 'Resuming training from epoch' in log and f'iter: {resume_from}.' in log
     assert 'tiny_teacher_g.pth [params_ema]' in log  # the teacher still comes from the user's file
-    resumed = logged_losses(log)
-    assert sorted(resumed) == list(range(resume_from + 1, 7))
-    for it in resumed:
-        assert resumed[it] == uninterrupted['losses'][it], f'iter {it} differs after resume'
+    resumed_losses = logged_losses(log)
+    assert sorted(resumed_losses) == list(range(resume_from + 1, 7))
+    for it in resumed_losses:
+        assert resumed_losses[it] == uninterrupted['losses'][it], f'iter {it} differs after resume'
     for name, reference in uninterrupted['final'].items():
         again = torch.load(os.path.join(exp_dir, 'models', f'{name}_6.pth'))
         for key in reference:
