@@ -89,7 +89,6 @@ class IterationClock:
 
     def __init__(self):
         self.seconds = defaultdict(lambda: defaultdict(float))
-        self.validation_s = []
         self.iter = 0
         self.in_step = False
         self._patches = []
@@ -136,16 +135,6 @@ class IterationClock:
                     self.in_step = False
             return step
 
-        def validation_of(method):
-            def validation(*args, **kwargs):
-                start = time.perf_counter()
-                try:
-                    return method(*args, **kwargs)
-                finally:
-                    self.validation_s.append(time.perf_counter() - start)
-                    self.seconds[self.iter]['validation_in_loop'] += self.validation_s[-1]
-            return validation
-
         def build_teacher_of(method):
             def build_teacher(model, label, *args, **kwargs):
                 net = method(model, label, *args, **kwargs)
@@ -166,7 +155,7 @@ class IterationClock:
         self._patch(SDAKDModel, 'optimize_parameters', step_of)
         self._patch(SDAKDModel, '_optimize_discriminator', self._timed('discriminator'))
         self._patch(SDAKDModel, 'model_ema', self._timed('ema'))
-        self._patch(SDAKDModel, 'validation', validation_of)
+        self._patch(SDAKDModel, 'validation', self._timed('validation_in_loop'))
         self._patch(SDAKDModel, '_build_teacher', build_teacher_of)
         return self
 
@@ -178,13 +167,19 @@ class IterationClock:
                 setattr(owner, name, original)
         return False
 
+    @property
+    def validation_s(self):
+        """Seconds of each validation of the run."""
+        return [s['validation_in_loop'] for s in self.seconds.values() if s['validation_in_loop']]
+
     def parts(self, iteration, val_freq):
         """One iteration's seconds per part of :data:`PARTS` (validation: one validation / ``val_freq``)."""
         s = self.seconds[iteration]
         # feed_data also runs during validation: only the training batch's call counts here
         student_g = s['step'] - s['teacher'] - s['discriminator'] - s['ema']
         rest = s['loop'] - s['validation_in_loop'] - s['data'] - s['degradation'] - s['step']
-        validation = min(self.validation_s) / val_freq if self.validation_s and val_freq else 0.0
+        validations = self.validation_s
+        validation = min(validations) / val_freq if validations and val_freq else 0.0
         return dict(data=s['data'], degradation=s['degradation'], teacher=s['teacher'], student_g=student_g,
                     discriminator=s['discriminator'], ema=s['ema'], rest=rest, validation=validation)
 
