@@ -22,7 +22,8 @@ import torch
 import sdakd_basicsr  # noqa: F401  (registers archs; torchvision fix before basicsr)
 from sdakd_basicsr.deploy.runner import DEFAULT_PRE_PAD
 from sdakd_basicsr.metrics import eval_data
-from sdakd_basicsr.metrics.artefacts import COLOUR_OFFSET_LIMIT, FRAME_EXCESS_LIMIT, artefact_report, frame_excess
+from sdakd_basicsr.metrics.artefacts import (COLOUR_OFFSET_LIMIT, FRAME_EXCESS_LIMIT, artefact_report, colour_offsets,
+                                             frame_excess)
 from sdakd_basicsr.metrics.evaluate import (build_generator, build_teacher, default_crop_border, efficiency,
                                             latest_checkpoint, run_generator)
 from sdakd_basicsr.metrics.suite import MetricSuite, to_uint8_rgb
@@ -112,6 +113,9 @@ def compare(args):
             unpadded = {k: to_uint8_rgb(run_generator(net, family, sample['inputs'], device))
                         for k, net in nets.items()}
             row['artefacts']['frame_excess_unpadded'] = frame_excess(unpadded['student'], unpadded['teacher'])
+        # the same colour offsets against the GT: how much of a cast against the teacher is the teacher's own
+        row['colour_to_gt'] = {k: colour_offsets(to_uint8_rgb(outputs[k]), to_uint8_rgb(sample['gt']))
+                               for k in ('student', 'teacher')}
         images = {k: to_uint8_rgb(v)[..., ::-1] for k, v in dict(outputs, GT=sample['gt']).items()}
         panel = side_by_side([(f'{k} {row[f"psnr_{k}"]:.2f} dB', images[k]) for k in METHODS] + [('GT', images['GT'])])
         row['panel'] = write_image(os.path.join(out_dir, f'{sample["name"]}_bicubic_student_teacher_gt.png'), panel)
@@ -142,9 +146,16 @@ def artefact_table(rows, pre_pad):
     padding = (f'Both networks ran on the LR image mirrored outwards by {pre_pad} px (as the inference command runs '
                'them); "without pre-padding": on the bare LR image, where the border meets the networks\' zero '
                'padding. ' if unpadded else '')
-    return lines + ['', f'In grey levels (0-255). Frame excess: mean |student − teacher| on the outer 4 pixels minus '
-                    f'that of the interior (a dark or bright frame; within {FRAME_EXCESS_LIMIT:g} is none). Colour '
-                    f'offsets: a cast shows beyond ±{COLOUR_OFFSET_LIMIT:g} in a channel. ' + padding]
+    lines += ['', f'In grey levels (0-255). Frame excess: mean |student − teacher| on the outer 4 pixels minus '
+              f'that of the interior (a dark or bright frame; within {FRAME_EXCESS_LIMIT:g} is none). Colour '
+              f'offsets: a cast shows beyond ±{COLOUR_OFFSET_LIMIT:g} in a channel. ' + padding, '',
+              '| image | mean student − GT: R | G | B | mean teacher − GT: R | G | B |',
+              '| --- | --- | --- | --- | --- | --- | --- |']
+    for row in rows:
+        offsets = row['colour_to_gt']['student'] + row['colour_to_gt']['teacher']
+        lines.append(f'| {row["image"]} | ' + ' | '.join(f'{v:+.1f}' for v in offsets) + ' |')
+    return lines + ['', 'The same offsets against the GT: where the teacher\'s own colours differ from the GT\'s, '
+                    'part of a cast against the teacher is the teacher\'s.']
 
 
 def report_lines(opt, args, student_path, info, rows, cost, device, crop_border):

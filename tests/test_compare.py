@@ -21,6 +21,8 @@ def test_comparison_writes_the_report_tables_and_side_by_side_images(tmp_path, m
     assert '| teacher | ' in report and '| student | ' in report and '## Training stages' in report
     assert ('| image | frame excess (outer 4 px) | without pre-padding | mean student − teacher: R | G | B |'
             in report) and 'mirrored outwards by 8 px' in report
+    assert '| image | mean student − GT: R | G | B | mean teacher − GT: R | G | B |' in report
+    assert len(rows[0]['colour_to_gt']['student']) == len(rows[0]['colour_to_gt']['teacher']) == 3
     found = rows[0]['artefacts']
     assert found['frame_excess'] != found['frame_excess_unpadded']  # both networks ran twice: padded and bare
     assert f'border of {opt["scale"]} pixels cropped' in report  # the evaluator's crop border
