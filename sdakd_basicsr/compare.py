@@ -108,15 +108,15 @@ def compare(args):
                 row[f'niqe_{k}'] = metrics['niqe']
         for k in ('bicubic', 'student'):
             row[f'psnr_{k}_to_teacher'] = to_teacher.image_metrics(outputs[k], outputs['teacher'])['psnr']
-        row['artefacts'] = artefact_report(to_uint8_rgb(outputs['student']), to_uint8_rgb(outputs['teacher']))
+        rgb = {k: to_uint8_rgb(v) for k, v in dict(outputs, GT=sample['gt']).items()}
+        row['artefacts'] = artefact_report(rgb['student'], rgb['teacher'])
         if args.pre_pad and family.pre_pad_inputs:  # the frame the networks leave where they meet zero padding
             unpadded = {k: to_uint8_rgb(run_generator(net, family, sample['inputs'], device))
                         for k, net in nets.items()}
             row['artefacts']['frame_excess_unpadded'] = frame_excess(unpadded['student'], unpadded['teacher'])
         # the same colour offsets against the GT: how much of a cast against the teacher is the teacher's own
-        row['colour_to_gt'] = {k: colour_offsets(to_uint8_rgb(outputs[k]), to_uint8_rgb(sample['gt']))
-                               for k in ('student', 'teacher')}
-        images = {k: to_uint8_rgb(v)[..., ::-1] for k, v in dict(outputs, GT=sample['gt']).items()}
+        row['colour_to_gt'] = {k: colour_offsets(rgb[k], rgb['GT']) for k in ('student', 'teacher')}
+        images = {k: v[..., ::-1] for k, v in rgb.items()}
         panel = side_by_side([(f'{k} {row[f"psnr_{k}"]:.2f} dB', images[k]) for k in METHODS] + [('GT', images['GT'])])
         row['panel'] = write_image(os.path.join(out_dir, f'{sample["name"]}_bicubic_student_teacher_gt.png'), panel)
         rows.append(row)
