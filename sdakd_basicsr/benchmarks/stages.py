@@ -170,16 +170,17 @@ class IterationClock:
     @property
     def validation_s(self):
         """Seconds of each validation of the run."""
-        return [s['validation_in_loop'] for s in self.seconds.values() if s['validation_in_loop']]
+        return [s['validation_in_loop'] for s in self.seconds.values() if s.get('validation_in_loop')]
 
-    def parts(self, iteration, val_freq):
-        """One iteration's seconds per part of :data:`PARTS` (validation: one validation / ``val_freq``)."""
+    def parts(self, iteration, validation):
+        """One iteration's seconds per part of :data:`PARTS`, with ``validation`` seconds for validation.
+
+        Meant for iterations without a validation: during one, ``feed_data`` and the teacher run on validation
+        images too and would count as degradation and teacher time.
+        """
         s = self.seconds[iteration]
-        # feed_data also runs during validation: only the training batch's call counts here
         student_g = s['step'] - s['teacher'] - s['discriminator'] - s['ema']
         rest = s['loop'] - s['validation_in_loop'] - s['data'] - s['degradation'] - s['step']
-        validations = self.validation_s
-        validation = min(validations) / val_freq if validations and val_freq else 0.0
         return dict(data=s['data'], degradation=s['degradation'], teacher=s['teacher'], student_g=student_g,
                     discriminator=s['discriminator'], ema=s['ema'], rest=rest, validation=validation)
 
@@ -196,15 +197,18 @@ def measure_file(path, args, workdir, changes=None, name=None):
             basicsr.train.train_pipeline(workdir)
     finally:
         sys.argv = argv
+    validation_s = min(clock.validation_s, default=None)
+    validation = validation_s / val_freq if validation_s and val_freq else 0.0
     rows = []
     for index, stage in enumerate(stages):
         first = index * args.iters + 1
         timed = range(first + args.skip, first + args.iters - 1)  # the stage's last iteration ends at validation
-        per_part = {part: sum(clock.parts(i, val_freq)[part] for i in timed) / len(timed) for part in PARTS}
+        iterations = [clock.parts(i, validation) for i in timed]
+        per_part = {part: sum(it[part] for it in iterations) / len(timed) for part in PARTS}
         rows.append({'stage': stage['name'], 'iters_timed': len(timed), 'parts': per_part,
                      's_per_iter': sum(per_part.values())})
     return {'option_file': path, 'label': name or os.path.basename(path), 'changes': changes or {},
-            'val_freq': val_freq, 'validation_s': min(clock.validation_s, default=None), 'stages': rows}
+            'val_freq': val_freq, 'validation_s': validation_s, 'stages': rows}
 
 
 def benchmark(args):
