@@ -174,8 +174,12 @@ def train_tiny(root, yml):
     proc = run_cli(['-m', 'basicsr.train', '-opt', yml], cwd=root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     exp_dir = os.path.join(root, 'experiments', opt['name'])
-    log = '\n'.join(open(os.path.join(exp_dir, f)).read() for f in sorted(os.listdir(exp_dir)) if f.endswith('.log'))
-    return opt, exp_dir, log
+    return opt, exp_dir, experiment_log(exp_dir)
+
+
+def experiment_log(exp_dir):
+    """The text of an experiment folder's training logs, oldest first."""
+    return '\n'.join(open(os.path.join(exp_dir, f)).read() for f in sorted(os.listdir(exp_dir)) if f.endswith('.log'))
 
 
 def train_tiny_forked(runs):
@@ -197,7 +201,5 @@ def train_tiny_forked(runs):
                                  teacher_bytes=handle.read()))
     for run, result in zip(prepared, train_forked([(root, ['-opt', yml]) for root, yml in runs])):
         assert result['returncode'] == 0, result['output'][-6000:]
-        exp_dir = run['exp_dir']
-        run['log'] = '\n'.join(open(os.path.join(exp_dir, f)).read() for f in sorted(os.listdir(exp_dir))
-                               if f.endswith('.log'))
+        run['log'] = experiment_log(run['exp_dir'])
     return prepared
