@@ -27,6 +27,7 @@ from sdakd_basicsr.metrics.artefacts import (COLOUR_OFFSET_LIMIT, FRAME_EXCESS_L
 from sdakd_basicsr.metrics.evaluate import (build_generator, build_teacher, default_crop_border, efficiency,
                                             latest_checkpoint, run_generator)
 from sdakd_basicsr.metrics.suite import MetricSuite, to_uint8_rgb
+from sdakd_basicsr.utils.cli_args import non_negative_int
 from sdakd_basicsr.utils.grid import side_by_side, write_image
 from sdakd_basicsr.utils.options import load_resolved_options
 from sdakd_basicsr.utils.training_log import stage_timings
@@ -45,7 +46,7 @@ def parse_args(argv=None):
     parser.add_argument('--log', default=None, help='training log (default: the experiment\'s newest train_*.log)')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per network (median reported)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--pre-pad', type=int, default=DEFAULT_PRE_PAD,
+    parser.add_argument('--pre-pad', type=non_negative_int, default=DEFAULT_PRE_PAD,
                         help='LR pixels mirrored outwards before both networks, as the inference command does '
                              '(default %(default)s; 0 = the networks\' own zero padding at the border)')
     return parser.parse_args(argv)

@@ -102,6 +102,7 @@ def test_parse_stages_boundaries():
     (lambda o: o.pop('network_d_teacher'), ValueError, ['neither network_d nor network_d_teacher']),
     (lambda o: o['train'].update(teacher_precision='half'), ValueError,
      ["train.teacher_precision='half'", 'bfloat16']),
+    (lambda o: o['train'].update(channels_last='yes'), ValueError, ["train.channels_last='yes'", 'true or false']),
 ])
 def test_bad_options_fail_before_training_with_a_clear_message(tiny_opt, change, error, words):
     change(tiny_opt)

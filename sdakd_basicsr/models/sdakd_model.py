@@ -99,7 +99,9 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
 
     def __init__(self, opt):
         train_opt = opt.get('train') or {}
-        self.channels_last = bool(train_opt.get('channels_last', False))
+        self.channels_last = train_opt.get('channels_last', False)
+        if not isinstance(self.channels_last, bool):
+            raise ValueError(f'train.channels_last={self.channels_last!r}: must be true or false')
         self.teacher_precision = train_opt.get('teacher_precision', 'float32')
         if self.teacher_precision not in TEACHER_PRECISIONS:
             raise ValueError(f'train.teacher_precision={self.teacher_precision!r}: choose one of '
