@@ -72,7 +72,8 @@ def photo_licences(copyright_text):
             continue
         who = '; '.join(' '.join(line.split()) for line in holders.group(1).strip().splitlines())
         for name in files.group(1).split():
-            result[os.path.basename(name)] = (who, licence.group(1))
+            if not name.startswith('debian/'):  # the packaging's own files, never a photo
+                result[os.path.basename(name)] = (who, licence.group(1))
     return result
 
 

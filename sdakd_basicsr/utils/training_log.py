@@ -44,12 +44,18 @@ def stage_timings(log_text):
     return {'stages': stages, 'total': total}
 
 
-def iteration_times(log_text):
-    """``{iter: seconds since the previous logged iteration}`` for consecutive iterations (``print_freq: 1``)."""
+def logged_iteration_times(log_text):
+    """``{iter: datetime}`` of every iteration the log reports (every ``logger.print_freq`` iterations)."""
     stamps = {}
     for line in log_text.splitlines():
         match = _ITER_LINE.match(line)
         if match:
             stamps[int(match.group(2).replace(',', ''))] = _log_time(match.group(1))
+    return stamps
+
+
+def iteration_times(log_text):
+    """``{iter: seconds since the previous logged iteration}`` for consecutive iterations (``print_freq: 1``)."""
+    stamps = logged_iteration_times(log_text)
     iters = sorted(stamps)
     return {b: (stamps[b] - stamps[a]).total_seconds() for a, b in zip(iters, iters[1:]) if b == a + 1}
