@@ -158,6 +158,21 @@ def test_demo_variants_differ_only_in_budget(variant):
     assert (other['num_gpu'] == 'auto') == (variant == 'gpu')
 
 
+def test_cpu_hour_file_is_the_demo_recipe_on_the_photo_pool():
+    """options/demo/sdakd_realesrgan_x4plus_cpu_hour.yml: the demo's recipe, a longer budget, the Debian photos."""
+    hour = _flat(load_yaml(DEMO_YML.replace('_demo.yml', '_cpu_hour.yml')))
+    base = _flat(load_yaml(DEMO_YML))
+    data = {'datasets.train.name', 'datasets.train.dataroot_gt', 'datasets.train.meta_info',
+            'datasets.train.dataset_enlarge_ratio'}
+    changed = {k for k in set(base) | set(hour) if base.get(k) != hour.get(k)}
+    assert changed <= BUDGET_KEYS | data, sorted(changed - BUDGET_KEYS - data)
+    assert hour['datasets.train.dataroot_gt'] == 'datasets/photos/gt'  # python -m sdakd_basicsr.data.training_photos
+    assert [s['losses'] for s in hour['train.stages']] == [s['losses'] for s in base['train.stages']]
+    assert sum(s['iters'] for s in hour['train.stages']) == hour['train.total_iter'] == 6400
+    first_stage_end = hour['train.stages'][0]['iters']
+    assert first_stage_end % hour['logger.save_checkpoint_freq'] == 0  # the branch point of the D study is saved
+
+
 LOG_EXCERPT = """\
 2026-12-01 21:45:13,272 INFO: SDAKD stage 1/2: 'supervised' (iters 1-20; losses: pixel×1; D trained: none)
 2026-12-01 21:45:13,638 INFO: SDAKD stage 1/2 starts at iter 1: 'supervised' (iters 1-20; losses: pixel×1)

@@ -101,3 +101,27 @@ def test_channel_shuffle_reorders_whole_tiles_and_is_checked():
     assert synth.shuffle_channels({'gt': gt})['gt'] is gt
     with pytest.raises(ValueError, match='channel_shuffle_prob=1.5'):
         RealESRGANPairSynthesizer(dict(opt, channel_shuffle_prob=1.5), torch.device('cpu'))
+
+
+def test_clean_pairs_take_the_bicubic_downscale_of_their_gt_and_are_checked():
+    import random
+    from basicsr.utils.matlab_functions import imresize
+    opt = dict(load_yaml(TINY_REALESRGAN_YML), clean_pair_prob=1.0)
+    synth = RealESRGANPairSynthesizer(opt, torch.device('cpu'))
+    random.seed(0)
+    lq, gt, _ = synth(_tile_batch(200))
+    scale = opt['scale']
+    for i in range(gt.shape[0]):
+        expected = (imresize(gt[i], 1 / scale).clamp(0, 1) * 255).round() / 255
+        assert torch.equal(lq[i], expected)
+    degraded = RealESRGANPairSynthesizer(dict(opt, clean_pair_prob=0), torch.device('cpu'))
+    random.seed(0)
+    lq_degraded, gt_degraded, _ = degraded(_tile_batch(200))
+    assert torch.equal(gt_degraded, gt) and not torch.equal(lq_degraded, lq)  # same patches, other inputs
+    half = RealESRGANPairSynthesizer(dict(opt, clean_pair_prob=0.5), torch.device('cpu'))
+    random.seed(1)
+    many = half.clean_pairs(torch.zeros(64, 3, 4, 4), torch.ones(64, 3, 16, 16))
+    assert 10 < int((many.flatten(1).amax(1) > 0).sum()) < 54  # about half the pairs replaced
+    for bad in (1.5, -0.1, 'often', True):
+        with pytest.raises(ValueError, match='clean_pair_prob='):
+            RealESRGANPairSynthesizer(dict(opt, clean_pair_prob=bad), torch.device('cpu'))

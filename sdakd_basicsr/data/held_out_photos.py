@@ -77,6 +77,18 @@ def photo_licences(copyright_text):
     return result
 
 
+def read_downscaled(path, long_side):
+    """The photo at ``path`` (BGR), downscaled with area interpolation to a long side of at most ``long_side``."""
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR) if os.path.isfile(path) else None
+    if bgr is None:
+        raise SystemExit(f'{path}: not a readable image')
+    h, w = bgr.shape[:2]
+    factor = long_side / max(h, w)
+    if factor < 1:
+        bgr = cv2.resize(bgr, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+    return bgr
+
+
 def write_held_out_set(unpacked, out=DEFAULT_OUT, long_side=DEFAULT_LONG_SIDE, crop=DEFAULT_CROP):
     """Write GT/LR pairs and SOURCES.md from an unpacked ``mate-backgrounds`` tree.
 
@@ -100,14 +112,7 @@ def write_held_out_set(unpacked, out=DEFAULT_OUT, long_side=DEFAULT_LONG_SIDE, c
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     names, rows = [], []
     for path in photos:
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise SystemExit(f'{path}: not a readable image')
-        h, w = bgr.shape[:2]
-        factor = long_side / max(h, w)
-        if factor < 1:
-            bgr = cv2.resize(bgr, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
-        gt = centre_crop(bgr[..., ::-1], crop)  # RGB
+        gt = centre_crop(read_downscaled(path, long_side)[..., ::-1], crop)  # RGB
         name = os.path.splitext(os.path.basename(path))[0]
         for sub, image in (('gt', gt), ('lq', bicubic_downscale(gt))):
             cv2.imwrite(os.path.join(out, sub, f'{name}.png'), image[..., ::-1].copy(), PNG_FLAGS)

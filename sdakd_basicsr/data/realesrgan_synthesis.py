@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from basicsr.models.realesrgan_model import RealESRGANModel
 from basicsr.utils import DiffJPEG, USMSharp
+from basicsr.utils.matlab_functions import imresize
 
 #: top-level options that basicsr's degradation code reads (as in Real-ESRGAN's training files)
 REQUIRED_OPTIONS = ('scale', 'gt_size', 'resize_prob', 'resize_range', 'gaussian_noise_prob', 'noise_range',
@@ -80,8 +81,8 @@ class RealESRGANPairSynthesizer:
 
     Args:
         opt (dict): The full option dict; reads the keys of :data:`REQUIRED_OPTIONS`, ``queue_size``
-            (default 180, must be a multiple of the batch size), ``degrade_crop_size`` and
-            ``channel_shuffle_prob``.
+            (default 180, must be a multiple of the batch size), ``degrade_crop_size``, ``channel_shuffle_prob``
+            and ``clean_pair_prob``.
         device (torch.device): Where degradation runs.
 
     ``degrade_crop_size`` (top-level option, default ``~``): crop the GT tiles of a batch to this size, at one
@@ -98,6 +99,13 @@ class RealESRGANPairSynthesizer:
     saturated green, and the student turned held-out green leaves yellow). Shuffled channels show it every hue
     at the photos' own saturations; the teacher's output, computed on the same degraded input, stays the target.
     Drawn from python's ``random`` (saved with the training state).
+
+    ``clean_pair_prob`` (top-level option, default 0): the probability that a training pair's LR is the plain
+    bicubic downscale of its GT patch (MATLAB-style, antialiased, rounded to 8 bits), with none of the
+    degradations. Real-ESRGAN's pipeline always blurs and JPEG-compresses, so a student never sees the clean
+    inputs that a camera-sharp photo, or a bicubic-downscaled validation image, gives; what the teacher does
+    on those (its colours, its sharpening) the student then cannot learn. The teacher's output on the same clean
+    input stays the target. Drawn from python's ``random`` after the pair queue (saved with the training state).
     """
 
     def __init__(self, opt, device):
@@ -116,8 +124,11 @@ class RealESRGANPairSynthesizer:
         self.queue_ptr = 0
         self.degrade_crop_size = opt.get('degrade_crop_size')
         self.channel_shuffle_prob = opt.get('channel_shuffle_prob') or 0
-        if not isinstance(self.channel_shuffle_prob, (int, float)) or not 0 <= self.channel_shuffle_prob <= 1:
-            raise ValueError(f'channel_shuffle_prob={self.channel_shuffle_prob!r}: must be a probability in [0, 1]')
+        self.clean_pair_prob = opt.get('clean_pair_prob') or 0
+        for key in ('channel_shuffle_prob', 'clean_pair_prob'):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f'{key}={value!r}: must be a probability in [0, 1]')
         if self.degrade_crop_size is not None:
             size, least = self.degrade_crop_size, smallest_degrade_crop(opt)
             if not isinstance(size, int) or size < least or size % opt['scale']:
@@ -146,10 +157,22 @@ class RealESRGANPairSynthesizer:
                 gt[i] = data['gt'][i, list(order)]
         return dict(data, gt=gt)
 
+    def clean_pairs(self, lq, gt):
+        """``lq`` with each pair's LR replaced, with ``clean_pair_prob``, by the bicubic downscale of its GT."""
+        if not self.clean_pair_prob:
+            return lq
+        lq = lq.clone()
+        for i in range(lq.shape[0]):
+            if random.random() < self.clean_pair_prob:
+                small = imresize(gt[i].float().cpu(), 1 / self.opt['scale'])
+                lq[i] = (small.clamp(0, 1) * 255).round().div(255).to(lq)
+        return lq
+
     @torch.no_grad()
     def __call__(self, data):
         data = self.shuffle_channels(self.crop_before_degrading(data))
         RealESRGANModel.feed_data(self, data)  # sets self.lq, self.gt, self.gt_usm; calls our queue below
+        self.lq = self.clean_pairs(self.lq, self.gt)
         return self.lq, self.gt, self.gt_usm
 
     @torch.no_grad()

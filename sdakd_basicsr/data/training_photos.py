@@ -32,7 +32,7 @@ import tempfile
 import cv2
 
 from sdakd_basicsr.data.demo_data import PNG_FLAGS
-from sdakd_basicsr.data.held_out_photos import download_package, photo_licences, unpack
+from sdakd_basicsr.data.held_out_photos import download_package, photo_licences, read_downscaled, unpack
 
 DEFAULT_OUT = os.path.join('datasets', 'photos')
 DEFAULT_LONG_SIDE = 800
@@ -110,13 +110,9 @@ def write_training_set(unpacked, out=DEFAULT_OUT, long_side=DEFAULT_LONG_SIDE, p
         licences = photo_licences(open(copyright_path, encoding='utf-8').read())
         for name in names:
             path = photo_file(unpacked[package], package, name)
-            bgr = cv2.imread(path, cv2.IMREAD_COLOR) if os.path.isfile(path) else None
-            if bgr is None:
-                raise SystemExit(f'{path}: no readable photo {name} in the unpacked {package}')
-            h, w = bgr.shape[:2]
-            factor = long_side / max(h, w)
-            if factor < 1:
-                bgr = cv2.resize(bgr, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+            if not os.path.isfile(path):
+                raise SystemExit(f'{path}: no photo {name} in the unpacked {package}')
+            bgr = read_downscaled(path, long_side)
             h, w = bgr.shape[:2]
             written = 0
             for top in tile_origins(h):

@@ -9,9 +9,9 @@ per-channel colour offset to the teacher (grey levels). The teacher and bicubic 
 rows. The networks run on the LR image mirrored outwards by ``--pre-pad`` px, as the inference command runs them.
 
 Training minutes come from the run's logs (every ``train_*.log`` of the experiment, so a run that was cut and
-resumed counts only the time it trained, not the pause); the time before a log's first logged iteration is
-estimated from that log's median seconds per iteration. Writes ``<experiment>/learning_curve/curve.json`` and
-``curve.md`` (``--out`` elsewhere).
+resumed counts only the time it trained, not the pause), validations and checkpoint saving included; the
+time before a log's first logged iteration is estimated from that log's median seconds per iteration.
+Writes ``<experiment>/learning_curve/curve.json`` and ``curve.md`` (``--out`` elsewhere).
 """
 import argparse
 import glob
@@ -121,10 +121,13 @@ class HeldOutScorer:
                              colour=max(abs(v) for v in offsets)))
         return {k: mean_or_none([r[k] for r in rows]) for k in rows[0]}  # NIQE: None below 96 px
 
+    def student_outputs(self, path, key='params_ema'):
+        """The outputs of one student checkpoint on every held-out image."""
+        return self.run(build_generator(self.opt['network_g'], path, key, path, 'network_g', self.device)[0])
+
     def checkpoint(self, path, key='params_ema'):
         """Scores of one student checkpoint."""
-        net = build_generator(self.opt['network_g'], path, key, path, 'network_g', self.device)[0]
-        return self.score(self.run(net))
+        return self.score(self.student_outputs(path, key))
 
 
 def learning_curve(scorer, exp_dir, key='params_ema'):
@@ -184,15 +187,18 @@ def main(argv=None):
     opt_path = args.opt or experiment_option_file(args.experiment)
     curve = learning_curve(HeldOutScorer(opt_path, args.gt, args.lq, args.pre_pad, args.device), args.experiment)
     curve['option_file'] = opt_path
-    out = args.out or os.path.join(args.experiment, 'learning_curve')
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, 'curve.json'), 'w') as handle:
-        json.dump(curve, handle, indent=1)
-    table = markdown(curve)
-    with open(os.path.join(out, 'curve.md'), 'w') as handle:
+    write_results(args.out or os.path.join(args.experiment, 'learning_curve'), 'curve', curve, markdown(curve))
+    return curve
+
+
+def write_results(folder, stem, data, table):
+    """``<folder>/<stem>.json`` (the numbers) and ``<stem>.md`` (the table), and the table on the console."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f'{stem}.json'), 'w') as handle:
+        json.dump(data, handle, indent=1)
+    with open(os.path.join(folder, f'{stem}.md'), 'w') as handle:
         handle.write(table)
     print(table)
-    return curve
 
 
 if __name__ == '__main__':

@@ -23,7 +23,6 @@ branches' logs.
 """
 import argparse
 import glob
-import json
 import os
 import re
 import statistics
@@ -33,8 +32,7 @@ import sys
 import numpy as np
 
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers the archs)
-from sdakd_basicsr.metrics.evaluate import build_generator
-from sdakd_basicsr.metrics.learning_curve import HeldOutScorer, learning_curve
+from sdakd_basicsr.metrics.learning_curve import HeldOutScorer, learning_curve, write_results
 from sdakd_basicsr.metrics.suite import to_uint8_rgb
 from sdakd_basicsr.utils.grid import grid, write_image
 from sdakd_basicsr.utils.options import load_options, write_options
@@ -147,16 +145,8 @@ def evaluate(args):
                     for half in halves])
         if match.group(2) == '0':
             net_path = os.path.join(path, 'models', f'net_g_{curve["points"][-1]["iteration"]}.pth')
-            net = build_generator(scorer.opt['network_g'], net_path, 'params_ema', net_path, 'network_g',
-                                  scorer.device)[0]
-            finals[match.group(1)] = scorer.run(net)
-    os.makedirs(WORK, exist_ok=True)
-    with open(os.path.join(WORK, 'results.json'), 'w') as handle:
-        json.dump(result, handle, indent=1)
-    table = summary(result)
-    with open(os.path.join(WORK, 'results.md'), 'w') as handle:
-        handle.write(table)
-    print(table)
+            finals[match.group(1)] = scorer.student_outputs(net_path)
+    write_results(WORK, 'results', result, summary(result))
     if finals:
         columns = [('teacher', scorer.teacher_outputs)] + [(BRANCHES[b], finals[b]) for b in BRANCHES if b in finals]
         columns.append(('bicubic', [s['bicubic'].clamp(0, 1) for s in scorer.samples]))
