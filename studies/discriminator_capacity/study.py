@@ -32,6 +32,7 @@ import sys
 import numpy as np
 
 import sdakd_basicsr  # noqa: F401  (torchvision fix before basicsr; registers the archs)
+from sdakd_basicsr.metrics.evaluate import experiment_option_file
 from sdakd_basicsr.metrics.learning_curve import HeldOutScorer, learning_curve, write_results
 from sdakd_basicsr.metrics.suite import to_uint8_rgb
 from sdakd_basicsr.utils.grid import grid, write_image
@@ -132,9 +133,8 @@ def evaluate(args):
         match = re.match(r'dcap_(.+)_s(\d+)$', os.path.basename(path))
         if not match or match.group(1) not in BRANCHES:
             continue
-        opt = load_options(glob.glob(os.path.join(path, '*.yml'))[0]) if glob.glob(os.path.join(path, '*.yml')) \
-            else None
-        first_adversarial = (opt['train']['stages'][0]['iters'] + 1) if opt else 1
+        opt = load_options(experiment_option_file(path))
+        first_adversarial = opt['train']['stages'][0]['iters'] + 1
         curve = learning_curve(scorer, path)
         wins, gaps = diagnostics(path, first_adversarial)
         halves = np.array_split(sorted(wins), 2) if wins else []
