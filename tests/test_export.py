@@ -68,6 +68,18 @@ def test_training_checkpoint_loads_ema_by_default_and_params_on_request(tmp_path
     assert same_state(net.state_dict(), nets['params'].state_dict())
 
 
+def test_card_names_files_inside_the_working_directory_relative_to_it(tmp_path, monkeypatch):
+    """A card exported in a repository and shipped with it must not carry the exporting machine's paths."""
+    path, _ = make_training_checkpoint(str(tmp_path), TINY_REALESRGAN_YML)
+    monkeypatch.chdir(tmp_path)
+    _, spec = load_student(path, TINY_REALESRGAN_YML)
+    assert spec.source['checkpoint'] == os.path.join('experiments', spec.source['name'], 'models', 'net_g_6.pth')
+    assert spec.source['option_file'] == os.path.abspath(TINY_REALESRGAN_YML)  # outside: absolute
+    monkeypatch.chdir(os.path.join(tmp_path, 'experiments'))
+    assert load_student(path, TINY_REALESRGAN_YML)[1].source['checkpoint'] == os.path.join(
+        spec.source['name'], 'models', 'net_g_6.pth')
+
+
 def test_checkpoint_without_ema_names_the_flag(tmp_path):
     path, _ = make_training_checkpoint(str(tmp_path), TINY_REALESRGAN_YML, with_ema=False)
     with pytest.raises(KeyError, match='--param-key'):

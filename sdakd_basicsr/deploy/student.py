@@ -76,6 +76,13 @@ def read_yaml(path):
     return load_options(path)
 
 
+def card_path_text(path):
+    """A path as a card records it: relative to the working directory when inside it (a card shipped with a
+    repository then names files in that repository, not on the machine it was exported on), else absolute."""
+    relative = os.path.relpath(os.path.abspath(path))
+    return os.path.abspath(path) if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+
+
 def card_path_for(weights_path):
     """``foo.pth`` / ``foo.onnx`` -> ``foo.yml``."""
     return os.path.splitext(weights_path)[0] + '.yml'
@@ -107,7 +114,7 @@ def spec_from_training_options(option_file):
         opt, family = resolve_options(opt)
     else:
         family = family_from_options(opt)
-    return StudentSpec(family.name, opt['network_g'], source={'option_file': os.path.abspath(option_file),
+    return StudentSpec(family.name, opt['network_g'], source={'option_file': card_path_text(option_file),
                                                               'name': opt.get('name')}, **family.deploy_fields(opt))
 
 
@@ -160,7 +167,7 @@ def load_student(checkpoint, option_file=None, param_key='params_ema'):
     net = spec.build()
     used = load_checked(net, checkpoint, EXPORT_PARAM_KEY if exported else param_key, True, checkpoint,
                         'network_g')
-    spec.source = dict(spec.source, checkpoint=os.path.abspath(checkpoint), param_key=used)
+    spec.source = dict(spec.source, checkpoint=card_path_text(checkpoint), param_key=used)
     return net.eval(), spec
 
 
