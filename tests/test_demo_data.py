@@ -158,21 +158,46 @@ def test_demo_variants_differ_only_in_budget(variant):
     assert (other['num_gpu'] == 'auto') == (variant == 'gpu')
 
 
+#: the demo's recipe changes that postdate the shipped one-hour student (weights/): its part 2 adds them
+LATER_RECIPE_KEYS = {'clean_pair_prob', 'train.colour_distill_opt.type', 'train.colour_distill_opt.scale',
+                     'train.colour_distill_opt.loss_weight'}
+
+
 def test_cpu_hour_file_is_the_demo_recipe_on_the_photo_pool():
     """options/demo/sdakd_realesrgan_x4plus_cpu_hour.yml: the demo's recipe, a longer budget, the Debian photos."""
     hour = _flat(load_yaml(DEMO_YML.replace('_demo.yml', '_cpu_hour.yml')))
     base = _flat(load_yaml(DEMO_YML))
-    # and clean_pair_prob 0: the shipped weights (weights/) were trained before clean pairs were measured
     data = {'datasets.train.name', 'datasets.train.dataroot_gt', 'datasets.train.meta_info',
-            'datasets.train.dataset_enlarge_ratio', 'clean_pair_prob'}
+            'datasets.train.dataset_enlarge_ratio'}
     changed = {k for k in set(base) | set(hour) if base.get(k) != hour.get(k)}
-    assert changed <= BUDGET_KEYS | data, sorted(changed - BUDGET_KEYS - data)
-    assert hour['clean_pair_prob'] == 0 and base['clean_pair_prob'] == 0.25
+    assert changed <= BUDGET_KEYS | data | LATER_RECIPE_KEYS, sorted(changed - BUDGET_KEYS - data - LATER_RECIPE_KEYS)
+    assert hour['clean_pair_prob'] == 0 and 'train.colour_distill_opt.type' not in hour
     assert hour['datasets.train.dataroot_gt'] == 'datasets/photos/gt'  # python -m sdakd_basicsr.data.training_photos
-    assert [s['losses'] for s in hour['train.stages']] == [s['losses'] for s in base['train.stages']]
+    without_colour = [[loss for loss in s['losses'] if loss != 'colour_distill'] for s in base['train.stages']]
+    assert [s['losses'] for s in hour['train.stages']] == without_colour
     assert sum(s['iters'] for s in hour['train.stages']) == hour['train.total_iter'] == 6400
     first_stage_end = hour['train.stages'][0]['iters']
     assert first_stage_end % hour['logger.save_checkpoint_freq'] == 0  # the branch point of the D study is saved
+
+
+def test_cpu_hour_part_2_fine_tunes_the_shipped_student_on_clean_pairs():
+    """options/demo/sdakd_realesrgan_x4plus_cpu_hour_clean.yml: part 1's data and student, the demo's later
+    recipe changes (clean pairs, colour distillation), no discriminator."""
+    hour = _flat(load_yaml(DEMO_YML.replace('_demo.yml', '_cpu_hour.yml')))
+    part2 = _flat(load_yaml(DEMO_YML.replace('_demo.yml', '_cpu_hour_clean.yml')))
+    base = _flat(load_yaml(DEMO_YML))
+    assert part2['path.pretrain_network_g'] == 'weights/sdakd_x4plus_w0.25_cpu_hour.pth'
+    assert os.path.isfile(os.path.join(REPO_ROOT, part2['path.pretrain_network_g']))
+    assert {k: part2[k] for k in hour if k.startswith('datasets.train.')} == \
+        {k: hour[k] for k in hour if k.startswith('datasets.train.')}
+    teacher_and_width = [k for k in hour
+                         if k.startswith(('network_g_teacher.', 'path.pretrain_network_g_teacher', 'sdakd.'))]
+    assert {k: part2[k] for k in teacher_and_width} == {k: hour[k] for k in teacher_and_width}
+    assert part2['clean_pair_prob'] > 0
+    assert {k: part2[k] for k in LATER_RECIPE_KEYS - {'clean_pair_prob'}} == \
+        {k: base[k] for k in LATER_RECIPE_KEYS - {'clean_pair_prob'}}
+    assert all('gan' not in s['losses'] and not s.get('train_d') for s in part2['train.stages'])
+    assert sum(s['iters'] for s in part2['train.stages']) == part2['train.total_iter']
 
 
 LOG_EXCERPT = """\

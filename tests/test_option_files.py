@@ -137,9 +137,10 @@ def test_a_method_changes_what_it_names_and_leaves_the_source_alone():
     before = json.dumps(source)
     sdakd = make_variant(source, 'sdakd', total_iter=30)
     assert [(s['iters'], s['losses']) for s in sdakd['train']['stages']] == [
-        (14, ['pixel', 'output_distill']), (10, ['pixel', 'distill', 'output_distill']),
-        (6, ['pixel', 'distill', 'output_distill', 'gan'])]
-    assert sdakd['train']['scheduler']['milestones'] == [24]  # the learning-rate steps follow the new budget
+        (14, ['pixel', 'output_distill', 'colour_distill']),
+        (10, ['pixel', 'distill', 'output_distill', 'colour_distill']),
+        (6, ['pixel', 'distill', 'output_distill', 'colour_distill', 'gan'])]
+    assert sdakd['train']['scheduler']['milestones'] == [18, 24, 27]  # the learning-rate steps follow the new budget
     halves = make_variant(source, 'no_kd_halves')  # no teacher signal: the source's stage-1 output_distill goes
     assert [(s['iters'], s['losses'], s.get('train_d')) for s in halves['train']['stages']] == [
         (400, ['pixel'], None), (400, ['pixel', 'gan'], 'student')]

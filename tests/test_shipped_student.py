@@ -1,5 +1,6 @@
 """The student shipped under weights/ runs from the README's line, as .pth and as ONNX, and is a trained one."""
 import os
+import re
 
 import cv2
 import numpy as np
@@ -11,7 +12,17 @@ from sdakd_basicsr import inference
 from sdakd_basicsr.data.demo_data import bicubic_downscale, load_photo
 from sdakd_basicsr.deploy.student import load_student
 
-WEIGHTS = os.path.join(REPO_ROOT, 'weights', 'sdakd_x4plus_w0.25_cpu_hour')
+
+def readme_student():
+    """The student the README's "A student to try now" line runs, without its extension."""
+    text = open(os.path.join(REPO_ROOT, 'README.md')).read()
+    line = re.search(r'## A student to try now\n+```bash\n(.*?)\n```', text, flags=re.DOTALL).group(1)
+    assert line.startswith('python -m sdakd_basicsr.inference '), line
+    model = re.search(r'--model (\S+)\.pth', line).group(1)
+    return os.path.join(REPO_ROOT, model)
+
+
+WEIGHTS = readme_student()
 
 
 def psnr(a, b):
@@ -27,6 +38,7 @@ def test_the_shipped_files_and_their_card():
     assert sum(p.numel() for p in net.parameters()) == 1_046_819
     card = open(os.path.join(REPO_ROOT, 'weights', 'README.md')).read()
     assert 'python -m sdakd_basicsr.inference' in card and 'held-out' in card
+    assert os.path.basename(WEIGHTS) + '.pth' in card
 
 
 @pytest.mark.slow
