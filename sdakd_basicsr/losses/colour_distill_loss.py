@@ -1,6 +1,6 @@
 """Colour distillation: the student's low frequencies against the teacher's, as stage loss ``colour_distill``.
 
-A per-pixel L1 to a textured target gives every pixel a gradient of the same size whatever its sign, so a
+A per-pixel L1 to a textured target gives every pixel a gradient of the same size whatever its error, so a
 uniform offset of a few grey levels under texture errors ten times larger is corrected slowly: a young student
 keeps a colour cast against its teacher (docs/results.md). Comparing ``scale`` x ``scale`` block means instead
 leaves the texture out, and what remains is the colour and brightness of each block.
