@@ -111,6 +111,8 @@ def compare(args):
             row[f'psnr_{k}_to_teacher'] = to_teacher.image_metrics(outputs[k], outputs['teacher'])['psnr']
         rgb = {k: to_uint8_rgb(v) for k, v in dict(outputs, GT=sample['gt']).items()}
         row['artefacts'] = artefact_report(rgb['student'], rgb['teacher'])
+        # the reference for a cast: bicubic keeps the input's colours, so this is the teacher's own colour change
+        row['artefacts']['bicubic_colour_offsets'] = colour_offsets(rgb['bicubic'], rgb['teacher'])
         if args.pre_pad and family.pre_pad_inputs:  # the frame the networks leave where they meet zero padding
             unpadded = {k: to_uint8_rgb(run_generator(net, family, sample['inputs'], device))
                         for k, net in nets.items()}
@@ -136,20 +138,23 @@ def artefact_table(rows, pre_pad):
     """Markdown lines: the student's frame excess and colour offsets against the teacher, per image."""
     unpadded = all('frame_excess_unpadded' in row['artefacts'] for row in rows)
     lines = [f'| image | frame excess (outer 4 px) | {"without pre-padding | " if unpadded else ""}'
-             'mean student − teacher: R | G | B |',
-             '| --- | --- | ' + ('--- | ' if unpadded else '') + '--- | --- | --- |']
+             'mean student − teacher: R | G | B | mean bicubic − teacher: R | G | B |',
+             '| --- | --- | ' + ('--- | ' if unpadded else '') + '--- | --- | --- | --- | --- | --- |']
     for row in rows:
         found = row['artefacts']
         lines.append(f'| {row["image"]} | {found["frame_excess"]:+.1f}{"" if found["frame_ok"] else " (frame)"} | '
                      + (f'{found["frame_excess_unpadded"]:+.1f} | ' if unpadded else '')
                      + ' | '.join(f'{v:+.1f}' for v in found['colour_offsets'])
-                     + ('' if found['colour_ok'] else ' (cast)') + ' |')
+                     + ('' if found['colour_ok'] else ' (cast)') + ' | '
+                     + ' | '.join(f'{v:+.1f}' for v in found['bicubic_colour_offsets']) + ' |')
     padding = (f'Both networks ran on the LR image mirrored outwards by {pre_pad} px (as the inference command runs '
                'them); "without pre-padding": on the bare LR image, where the border meets the networks\' zero '
                'padding. ' if unpadded else '')
     lines += ['', f'In grey levels (0-255). Frame excess: mean |student − teacher| on the outer 4 pixels minus '
               f'that of the interior (a dark or bright frame; within {FRAME_EXCESS_LIMIT:g} is none). Colour '
-              f'offsets: a cast shows beyond ±{COLOUR_OFFSET_LIMIT:g} in a channel. ' + padding, '',
+              f'offsets: a cast shows beyond ±{COLOUR_OFFSET_LIMIT:g} in a channel; bicubic upscaling keeps the '
+              'input\'s colours, so its offsets are the colour change the teacher makes and a student has to learn. '
+              + padding, '',
               '| image | mean student − GT: R | G | B | mean teacher − GT: R | G | B |',
               '| --- | --- | --- | --- | --- | --- | --- |']
     for row in rows:
