@@ -103,6 +103,40 @@ def test_channel_shuffle_reorders_whole_tiles_and_is_checked():
         RealESRGANPairSynthesizer(dict(opt, channel_shuffle_prob=1.5), torch.device('cpu'))
 
 
+def test_hue_rotation_matrix_keeps_greys_and_turns_channels_at_120_degrees():
+    import math
+    from sdakd_basicsr.data.realesrgan_synthesis import hue_rotation_matrix
+    rgb = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
+    assert torch.allclose(hue_rotation_matrix(2 * math.pi / 3) @ rgb, rgb[[2, 0, 1]])
+    assert torch.allclose(hue_rotation_matrix(4 * math.pi / 3) @ rgb, rgb[[1, 2, 0]])
+    grey = torch.full((3, ), 0.4, dtype=torch.float64)
+    for angle in (0.3, 1.0, 2.5):
+        matrix = hue_rotation_matrix(angle)
+        assert torch.allclose(matrix @ grey, grey)
+        assert torch.allclose((matrix @ rgb).mean(), rgb.mean())  # brightness kept
+        assert torch.allclose((matrix @ rgb - 0.5).norm(), (rgb - 0.5).norm())  # saturation kept
+        assert not torch.allclose(matrix @ rgb, rgb)
+
+
+def test_hue_rotation_turns_whole_tiles_by_different_angles_and_is_checked():
+    import random
+    opt = dict(load_yaml(TINY_REALESRGAN_YML), hue_rotation_prob=1.0)
+    synth = RealESRGANPairSynthesizer(opt, torch.device('cpu'))
+    tile = torch.stack([torch.full((8, 8), v) for v in (0.3, 0.5, 0.7)])  # a weak blue: no clipping at any angle
+    gt = torch.stack([tile] * 16)
+    random.seed(0)
+    rotated = synth.rotate_hues({'gt': gt})['gt']
+    colours = {tuple(round(float(t[c, 0, 0]), 3) for c in range(3)) for t in rotated}
+    assert len(colours) == 16  # a different angle per tile
+    assert all(torch.equal(t, t[:, :1, :1].expand_as(t)) for t in rotated)  # each tile turned as a whole
+    assert torch.allclose(rotated.mean(1), gt.mean(1), atol=1e-6)  # brightness kept
+    assert torch.equal(gt[0], tile)  # input untouched
+    synth.hue_rotation_prob = 0
+    assert synth.rotate_hues({'gt': gt})['gt'] is gt
+    with pytest.raises(ValueError, match='hue_rotation_prob=-0.1'):
+        RealESRGANPairSynthesizer(dict(opt, hue_rotation_prob=-0.1), torch.device('cpu'))
+
+
 def test_clean_pairs_take_the_bicubic_downscale_of_their_gt_and_are_checked():
     import random
     from basicsr.utils.matlab_functions import imresize

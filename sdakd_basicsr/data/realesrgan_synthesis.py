@@ -62,6 +62,19 @@ class SeparableUSMSharp(USMSharp):
 _OTHER_CHANNEL_ORDERS = [order for order in itertools.permutations(range(3)) if order != (0, 1, 2)]
 
 
+def hue_rotation_matrix(angle):
+    """3 x 3 matrix that rotates RGB colours by ``angle`` radians about the grey axis (R = G = B).
+
+    Greys, and every colour's mean of R, G and B, stay as they are; the chroma turns round the colour wheel.
+    A rotation by 120 degrees is the channel order GBR, by 240 degrees BRG.
+    """
+    axis = torch.full((3, ), 1 / math.sqrt(3), dtype=torch.float64)
+    cross = torch.tensor([[0., -axis[2], axis[1]], [axis[2], 0., -axis[0]], [-axis[1], axis[0], 0.]],
+                         dtype=torch.float64)
+    return (math.cos(angle) * torch.eye(3, dtype=torch.float64) + math.sin(angle) * cross
+            + (1 - math.cos(angle)) * torch.outer(axis, axis))
+
+
 def smallest_degrade_crop(opt):
     """Smallest ``degrade_crop_size`` the degradation of option dict ``opt`` can run on.
 
@@ -81,8 +94,8 @@ class RealESRGANPairSynthesizer:
 
     Args:
         opt (dict): The full option dict; reads the keys of :data:`REQUIRED_OPTIONS`, ``queue_size``
-            (default 180, must be a multiple of the batch size), ``degrade_crop_size``, ``channel_shuffle_prob``
-            and ``clean_pair_prob``.
+            (default 180, must be a multiple of the batch size), ``degrade_crop_size``, ``channel_shuffle_prob``,
+            ``hue_rotation_prob`` and ``clean_pair_prob``.
         device (torch.device): Where degradation runs.
 
     ``degrade_crop_size`` (top-level option, default ``~``): crop the GT tiles of a batch to this size, at one
@@ -98,6 +111,12 @@ class RealESRGANPairSynthesizer:
     training photos; from a handful of photos it has seen few hues (the demo's four photos hold almost no
     saturated green, and the student turned held-out green leaves yellow). Shuffled channels show it every hue
     at the photos' own saturations; the teacher's output, computed on the same degraded input, stays the target.
+    Drawn from python's ``random`` (saved with the training state).
+
+    ``hue_rotation_prob`` (top-level option, default 0): the probability that a GT tile's colours are rotated about
+    the grey axis by an angle drawn uniformly from [0, 360) degrees (:func:`hue_rotation_matrix`, clipped to
+    [0, 1]) before it is degraded, after any channel shuffle. Channel orders give six discrete hue turns (and
+    mirror images); a rotation gives every hue in between, with the tile's brightness and saturation kept.
     Drawn from python's ``random`` (saved with the training state).
 
     ``clean_pair_prob`` (top-level option, default 0): the probability that a training pair's LR is the plain
@@ -124,8 +143,9 @@ class RealESRGANPairSynthesizer:
         self.queue_ptr = 0
         self.degrade_crop_size = opt.get('degrade_crop_size')
         self.channel_shuffle_prob = opt.get('channel_shuffle_prob') or 0
+        self.hue_rotation_prob = opt.get('hue_rotation_prob') or 0
         self.clean_pair_prob = opt.get('clean_pair_prob') or 0
-        for key in ('channel_shuffle_prob', 'clean_pair_prob'):
+        for key in ('channel_shuffle_prob', 'hue_rotation_prob', 'clean_pair_prob'):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f'{key}={value!r}: must be a probability in [0, 1]')
@@ -157,6 +177,17 @@ class RealESRGANPairSynthesizer:
                 gt[i] = data['gt'][i, list(order)]
         return dict(data, gt=gt)
 
+    def rotate_hues(self, data):
+        """The batch with each GT tile's hues rotated by a random angle with ``hue_rotation_prob``."""
+        if not self.hue_rotation_prob:
+            return data
+        gt = data['gt'].clone()
+        for i in range(gt.shape[0]):
+            if random.random() < self.hue_rotation_prob:
+                matrix = hue_rotation_matrix(random.uniform(0, 2 * math.pi)).to(gt)
+                gt[i] = torch.einsum('oc,chw->ohw', matrix, data['gt'][i]).clamp(0, 1)
+        return dict(data, gt=gt)
+
     def clean_pairs(self, lq, gt):
         """``lq`` with each pair's LR replaced, with ``clean_pair_prob``, by the bicubic downscale of its GT."""
         if not self.clean_pair_prob:
@@ -170,7 +201,7 @@ class RealESRGANPairSynthesizer:
 
     @torch.no_grad()
     def __call__(self, data):
-        data = self.shuffle_channels(self.crop_before_degrading(data))
+        data = self.rotate_hues(self.shuffle_channels(self.crop_before_degrading(data)))
         RealESRGANModel.feed_data(self, data)  # sets self.lq, self.gt, self.gt_usm; calls our queue below
         self.lq = self.clean_pairs(self.lq, self.gt)
         return self.lq, self.gt, self.gt_usm
