@@ -62,17 +62,20 @@ class SeparableUSMSharp(USMSharp):
 _OTHER_CHANNEL_ORDERS = [order for order in itertools.permutations(range(3)) if order != (0, 1, 2)]
 
 
-def hue_rotation_matrix(angle):
+def hue_rotation_matrix(angle, saturation=1.0):
     """3 x 3 matrix that rotates RGB colours by ``angle`` radians about the grey axis (R = G = B).
 
-    Greys, and every colour's mean of R, G and B, stay as they are; the chroma turns round the colour wheel.
-    A rotation by 120 degrees is the channel order GBR, by 240 degrees BRG.
+    Greys, and every colour's mean of R, G and B, stay as they are; the chroma turns round the colour wheel and
+    is scaled by ``saturation`` (its distance from the grey axis). A rotation by 120 degrees is the channel order
+    GBR, by 240 degrees BRG.
     """
     axis = torch.full((3, ), 1 / math.sqrt(3), dtype=torch.float64)
+    grey = torch.outer(axis, axis)  # projection onto the grey axis
     cross = torch.tensor([[0., -axis[2], axis[1]], [axis[2], 0., -axis[0]], [-axis[1], axis[0], 0.]],
                          dtype=torch.float64)
-    return (math.cos(angle) * torch.eye(3, dtype=torch.float64) + math.sin(angle) * cross
-            + (1 - math.cos(angle)) * torch.outer(axis, axis))
+    rotation = (math.cos(angle) * torch.eye(3, dtype=torch.float64) + math.sin(angle) * cross
+                + (1 - math.cos(angle)) * grey)
+    return grey + saturation * (rotation - grey)
 
 
 def smallest_degrade_crop(opt):
@@ -95,7 +98,7 @@ class RealESRGANPairSynthesizer:
     Args:
         opt (dict): The full option dict; reads the keys of :data:`REQUIRED_OPTIONS`, ``queue_size``
             (default 180, must be a multiple of the batch size), ``degrade_crop_size``, ``channel_shuffle_prob``,
-            ``hue_rotation_prob`` and ``clean_pair_prob``.
+            ``hue_rotation_prob``, ``saturation_range`` and ``clean_pair_prob``.
         device (torch.device): Where degradation runs.
 
     ``degrade_crop_size`` (top-level option, default ``~``): crop the GT tiles of a batch to this size, at one
@@ -117,7 +120,9 @@ class RealESRGANPairSynthesizer:
     the grey axis by an angle drawn uniformly from [0, 360) degrees (:func:`hue_rotation_matrix`, clipped to
     [0, 1]) before it is degraded, after any channel shuffle. Channel orders give six discrete hue turns (and
     mirror images); a rotation gives every hue in between, with the tile's brightness and saturation kept.
-    Drawn from python's ``random`` (saved with the training state).
+    ``saturation_range`` (top-level option, default ``[1, 1]``): a turned tile's saturation is also scaled by a
+    factor drawn uniformly from this range, so that a student trained on a few muted photos sees saturated
+    colours too. Drawn from python's ``random`` (saved with the training state).
 
     ``clean_pair_prob`` (top-level option, default 0): the probability that a training pair's LR is the plain
     bicubic downscale of its GT patch (MATLAB-style, antialiased, rounded to 8 bits), with none of the
@@ -149,6 +154,13 @@ class RealESRGANPairSynthesizer:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f'{key}={value!r}: must be a probability in [0, 1]')
+        self.saturation_range = opt.get('saturation_range') or [1, 1]
+        low_high = self.saturation_range
+        if (not isinstance(low_high, (list, tuple)) or len(low_high) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in low_high)
+                or not 0 <= low_high[0] <= low_high[1]):
+            raise ValueError(f'saturation_range={low_high!r}: must be [low, high] with 0 <= low <= high '
+                             '(1 keeps a turned tile\'s saturation)')
         if self.degrade_crop_size is not None:
             size, least = self.degrade_crop_size, smallest_degrade_crop(opt)
             if not isinstance(size, int) or size < least or size % opt['scale']:
@@ -178,13 +190,16 @@ class RealESRGANPairSynthesizer:
         return dict(data, gt=gt)
 
     def rotate_hues(self, data):
-        """The batch with each GT tile's hues rotated by a random angle with ``hue_rotation_prob``."""
+        """The batch with each GT tile's hues rotated by a random angle (and its saturation scaled by a factor
+        from ``saturation_range``) with ``hue_rotation_prob``."""
         if not self.hue_rotation_prob:
             return data
         gt = data['gt'].clone()
         for i in range(gt.shape[0]):
             if random.random() < self.hue_rotation_prob:
-                matrix = hue_rotation_matrix(random.uniform(0, 2 * math.pi)).to(gt)
+                angle, (low, high) = random.uniform(0, 2 * math.pi), self.saturation_range
+                saturation = low if low == high else random.uniform(low, high)  # no draw when fixed
+                matrix = hue_rotation_matrix(angle, saturation).to(gt)
                 gt[i] = torch.einsum('oc,chw->ohw', matrix, data['gt'][i]).clamp(0, 1)
         return dict(data, gt=gt)
 
