@@ -142,6 +142,8 @@ def test_hue_rotation_turns_whole_tiles_by_different_angles_and_is_checked():
     for bad in ([1.5, 0.5], [-0.1, 1], 2, [1, 'x']):
         with pytest.raises(ValueError, match='saturation_range='):
             RealESRGANPairSynthesizer(dict(opt, saturation_range=bad), torch.device('cpu'))
+    with pytest.raises(ValueError, match='set hue_rotation_prob too'):  # it would do nothing on its own
+        RealESRGANPairSynthesizer(dict(opt, hue_rotation_prob=0, saturation_range=[0.5, 1.5]), torch.device('cpu'))
 
 
 def test_saturation_range_scales_turned_tiles_and_draws_nothing_when_fixed():

@@ -161,6 +161,9 @@ class RealESRGANPairSynthesizer:
                 or not 0 <= low_high[0] <= low_high[1]):
             raise ValueError(f'saturation_range={low_high!r}: must be [low, high] with 0 <= low <= high '
                              '(1 keeps a turned tile\'s saturation)')
+        if list(low_high) != [1, 1] and not self.hue_rotation_prob:
+            raise ValueError(f'saturation_range={low_high!r} scales the saturation of hue-rotated tiles only, '
+                             'and hue_rotation_prob is 0: set hue_rotation_prob too')
         if self.degrade_crop_size is not None:
             size, least = self.degrade_crop_size, smallest_degrade_crop(opt)
             if not isinstance(size, int) or size < least or size % opt['scale']:
