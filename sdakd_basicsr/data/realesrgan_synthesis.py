@@ -181,30 +181,32 @@ class RealESRGANPairSynthesizer:
         top, left = random.randint(0, max(h - size, 0)), random.randint(0, max(w - size, 0))
         return dict(data, gt=data['gt'][..., top:top + size, left:left + size])
 
-    def shuffle_channels(self, data):
-        """The batch with each GT tile's channels in a random other order with ``channel_shuffle_prob``."""
-        if not self.channel_shuffle_prob:
+    @staticmethod
+    def _recolour_tiles(data, prob, recolour):
+        """The batch with ``recolour(tile)`` in place of each GT tile with probability ``prob`` (python's
+        ``random``: one draw per tile, then ``recolour``'s own draws)."""
+        if not prob:
             return data
         gt = data['gt'].clone()
         for i in range(gt.shape[0]):
-            if random.random() < self.channel_shuffle_prob:
-                order = random.choice(_OTHER_CHANNEL_ORDERS)
-                gt[i] = data['gt'][i, list(order)]
+            if random.random() < prob:
+                gt[i] = recolour(data['gt'][i])
         return dict(data, gt=gt)
+
+    def shuffle_channels(self, data):
+        """The batch with each GT tile's channels in a random other order with ``channel_shuffle_prob``."""
+        return self._recolour_tiles(data, self.channel_shuffle_prob,
+                                    lambda tile: tile[list(random.choice(_OTHER_CHANNEL_ORDERS))])
 
     def rotate_hues(self, data):
         """The batch with each GT tile's hues rotated by a random angle (and its saturation scaled by a factor
         from ``saturation_range``) with ``hue_rotation_prob``."""
-        if not self.hue_rotation_prob:
-            return data
-        gt = data['gt'].clone()
-        for i in range(gt.shape[0]):
-            if random.random() < self.hue_rotation_prob:
-                angle, (low, high) = random.uniform(0, 2 * math.pi), self.saturation_range
-                saturation = low if low == high else random.uniform(low, high)  # no draw when fixed
-                matrix = hue_rotation_matrix(angle, saturation).to(gt)
-                gt[i] = torch.einsum('oc,chw->ohw', matrix, data['gt'][i]).clamp(0, 1)
-        return dict(data, gt=gt)
+        def rotate(tile):
+            angle, (low, high) = random.uniform(0, 2 * math.pi), self.saturation_range
+            saturation = low if low == high else random.uniform(low, high)  # no draw when fixed
+            matrix = hue_rotation_matrix(angle, saturation).to(tile)
+            return torch.einsum('oc,chw->ohw', matrix, tile).clamp(0, 1)
+        return self._recolour_tiles(data, self.hue_rotation_prob, rotate)
 
     def clean_pairs(self, lq, gt):
         """``lq`` with each pair's LR replaced, with ``clean_pair_prob``, by the bicubic downscale of its GT."""
