@@ -12,6 +12,7 @@ import time
 import traceback
 
 from forked_training import enter_as_new_process
+from sdakd_basicsr.utils.checkpoint import saved_states
 
 
 def _child(root, argv, self_kill):
@@ -64,8 +65,10 @@ def train_until_done(root, argv, rng, kills, max_delay, first_state, timeout=300
         rng (random.Random): Draws the kill moments.
         kills (int): How many attempts are killed.
         max_delay (float): Longest random delay before the parent kills an attempt (seconds after start).
-        first_state (str): A training-state folder: the first attempt is killed only once a state exists there
-            (BasicSR archives an experiment folder without any state, by a name with one-second resolution).
+        first_state (str): A training-state folder: the first attempt is killed only once a complete state
+            (``<iter>.state``) is there, so the next attempt has one to resume from (BasicSR archives an
+            experiment folder without any state, by a name with one-second resolution). A state still being
+            written shows only as a temporary file, which does not count.
         timeout (float): Give up (assertion) after this long.
 
     Returns:
@@ -87,7 +90,7 @@ def train_until_done(root, argv, rng, kills, max_delay, first_state, timeout=300
         if pid == 0:
             _child(root, argv, self_kill)
         if kill_now and self_kill is None:
-            while attempts == 1 and not (os.path.isdir(first_state) and os.listdir(first_state)):
+            while attempts == 1 and not saved_states(first_state):
                 if os.waitpid(pid, os.WNOHANG)[0]:
                     raise AssertionError(_error(root, 'the first attempt ended before any state'))
                 time.sleep(0.01)
