@@ -103,6 +103,8 @@ def test_parse_stages_boundaries():
     (lambda o: o['train'].update(teacher_precision='half'), ValueError,
      ["train.teacher_precision='half'", 'bfloat16']),
     (lambda o: o['train'].update(channels_last='yes'), ValueError, ["train.channels_last='yes'", 'true or false']),
+    (lambda o: o['train'].update(ema_warmup='yes'), ValueError, ["train.ema_warmup='yes'", 'true or false']),
+    (lambda o: o['train'].update(ema_warmup=True, ema_decay=0), ValueError, ['train.ema_warmup', 'ema_decay is 0']),
 ])
 def test_bad_options_fail_before_training_with_a_clear_message(tiny_opt, change, error, words):
     change(tiny_opt)
@@ -226,6 +228,33 @@ def test_channels_last_and_a_bfloat16_teacher_train_the_same_stages(tiny_opt):
     assert 'l_g_gan' in model.log_dict and 'l_g_distill' in model.log_dict
     assert all(p.dtype == torch.float32 for p in model.net_g_teacher.parameters())
     assert all(torch.equal(a, b) for a, b in zip(teacher_before, model.net_g_teacher.parameters()))
+
+
+def test_ema_warmup_decay_rule():
+    from sdakd_basicsr.models.sdakd_model import ema_decay_at
+    assert ema_decay_at(0.999, 1, warmup=False) == 0.999
+    assert ema_decay_at(0.999, 1, warmup=True) == pytest.approx(2 / 11)
+    assert ema_decay_at(0.999, 800, warmup=True) == pytest.approx(801 / 810)
+    assert ema_decay_at(0.99, 5000, warmup=True) == 0.99  # capped by ema_decay
+
+
+@pytest.mark.parametrize('warmup', [False, True])
+def test_ema_weights_follow_the_decay_of_each_iteration(tiny_opt, warmup):
+    """After each step the EMA generator is ``d * ema + (1 - d) * student`` with ``d`` the decay of that iteration."""
+    tiny_opt['train'].update(ema_decay=0.999, ema_warmup=warmup)
+    torch.manual_seed(0)
+    model = build_model(tiny_opt)
+    for it in (1, 2, 3):
+        ema_before = {k: v.clone() for k, v in model.net_g_ema.state_dict().items()}
+        model.feed_data(batch(it))
+        model.optimize_parameters(it)
+        decay = min(0.999, (1 + it) / (10 + it)) if warmup else 0.999
+        student = model.get_bare_model(model.net_g).state_dict()
+        for key, value in model.net_g_ema.state_dict().items():
+            if value.is_floating_point():
+                assert torch.allclose(value, decay * ema_before[key] + (1 - decay) * student[key], atol=1e-6), key
+        moved = max((model.net_g_ema.state_dict()[k] - ema_before[k]).abs().max().item() for k in ema_before)
+        assert moved > 0  # the student changed, so the average did
 
 
 def test_teacher_precision_auto_follows_the_device(monkeypatch):

@@ -55,6 +55,16 @@ def resolve_network_options(opt, family):
 TEACHER_PRECISIONS = ('float32', 'bfloat16', 'float16', 'auto')
 
 
+def ema_decay_at(decay, iteration, warmup):
+    """The EMA decay for the update after training iteration ``iteration``.
+
+    With ``warmup``, ``min(decay, (1 + iteration) / (10 + iteration))``: the average then spans about a tenth of
+    the iterations so far, so the random initial weights leave it within a few dozen iterations and a short run
+    still averages over its last stretch rather than over a fixed number of iterations.
+    """
+    return min(decay, (1 + iteration) / (10 + iteration)) if warmup else decay
+
+
 def teacher_autocast_dtype(precision, device):
     """The autocast dtype of the teacher's forward pass for ``train.teacher_precision`` (None: float32)."""
     device = torch.device(device)
@@ -86,7 +96,8 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
         train: the option block of each loss term the stages use (``pixel_opt``, ``perceptual_opt``, ``gan_opt``,
             ``distill_opt`` (FeatureMapDistillLoss), ``output_distill_opt`` (student image vs. teacher image), and
             any registered in :mod:`sdakd_basicsr.losses.terms`), ``optim_g``, ``optim_d``,
-            ``optim_d_teacher`` (default: ``optim_d``), ``ema_decay``, ``r1_reg_weight`` (default 0),
+            ``optim_d_teacher`` (default: ``optim_d``), ``ema_decay``, ``ema_warmup`` (default False: the decay
+            at iteration t is ``min(ema_decay, (1 + t) / (10 + t))``), ``r1_reg_weight`` (default 0),
             ``net_d_reg_every`` (default 16), ``stages``; families may read more (Real-ESRGAN's sharpened-GT
             switches ``l1_gt_usm`` / ``percep_gt_usm`` / ``gan_gt_usm``).
             ``channels_last`` (default False): keep every network's weights in channels-last memory layout (the
@@ -148,8 +159,14 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
                               path_opt.get('param_key_d', 'params'))
 
         self.ema_decay = train_opt.get('ema_decay', 0)
+        self.ema_warmup = train_opt.get('ema_warmup', False)
+        if not isinstance(self.ema_warmup, bool):
+            raise ValueError(f'train.ema_warmup={self.ema_warmup!r}: must be true or false')
+        if self.ema_warmup and not self.ema_decay > 0:
+            raise ValueError('train.ema_warmup is true but train.ema_decay is 0 or missing: there is no EMA to warm up')
         if self.ema_decay > 0:
-            logger.info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
+            logger.info(f'Use Exponential Moving Average with decay: {self.ema_decay}'
+                        + (' (warm-up: min(decay, (1 + iter) / (10 + iter)))' if self.ema_warmup else ''))
             self.net_g_ema = self._laid_out(build_network(self.opt['network_g']).to(self.device))
             self.model_ema(0)  # start from the student's initial weights
             self.net_g_ema.eval()
@@ -340,7 +357,7 @@ class SDAKDModel(ExactResumeMixin, DistributedModelMixin, SRModel):
             loss_dict.update(self.d_monitor.update_from_losses(stage, d_losses, losses.get('l_g_gan')))
 
         if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
+            self.model_ema(decay=ema_decay_at(self.ema_decay, current_iter, self.ema_warmup))
         self.log_dict = self.reduce_loss_dict(loss_dict)
         self.log_dict['stage'] = stage.index + 1
 
