@@ -232,7 +232,7 @@ def compact_student(num_feat, num_conv):
     """
     def edit(opt):
         sdakd_opt = opt['sdakd']
-        items = [(k, v) for k, v in sdakd_opt.items() if k not in ('width', 'd_width')]
+        items = [(k, v) for k, v in sdakd_opt.items() if k not in ('width', 'd_width', 'bicubic_skip')]
         position = list(sdakd_opt).index('width') if 'width' in sdakd_opt else len(items)
         items.insert(position, ('d_width', 'capacity'))
         opt['sdakd'] = OrderedDict(items)

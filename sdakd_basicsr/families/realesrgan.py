@@ -1,6 +1,7 @@
 """Real-ESRGAN family: basicsr's RRDBNet generator and UNetDiscriminatorSN, images in [0, 1].
 
-Students may be narrower RRDBNets or SRVGGNetCompact (the architecture of realesr-general-x4v3).
+Students may be narrower RRDBNets (optionally with a bicubic skip, ``RRDBNetBicubicSkip``) or SRVGGNetCompact
+(the architecture of realesr-general-x4v3).
 """
 import math
 import os
@@ -32,7 +33,7 @@ def _srvgg_depths(net_opt):
 
 
 #: generator type -> its LR-resolution tap candidates as (module name, relative depth in [0, 1])
-LR_FEATURE_DEPTHS = {'RRDBNet': _rrdb_depths, 'SRVGGNetCompact': _srvgg_depths}
+LR_FEATURE_DEPTHS = {'RRDBNet': _rrdb_depths, 'RRDBNetBicubicSkip': _rrdb_depths, 'SRVGGNetCompact': _srvgg_depths}
 
 
 def feature_depths(net_opt, option):
@@ -68,7 +69,8 @@ class RealESRGANFamily(TeacherFamily):
     """Real-ESRGAN (RRDBNet + UNetDiscriminatorSN), trained on Real-ESRGAN's second-order degradation.
 
     Student G: ``num_feat`` and (unless ``sdakd.scale_grow_ch: false``) ``num_grow_ch`` times the width, same
-    number of RRDB blocks, so block names and spatial sizes match the teacher layer by layer. Or any student
+    number of RRDB blocks, so block names and spatial sizes match the teacher layer by layer; with
+    ``sdakd.bicubic_skip: true`` the same net plus a bicubic skip (``RRDBNetBicubicSkip``). Or any student
     written out as ``network_g``, e.g. ``SRVGGNetCompact``.
     Student D: ``num_feat`` times the width. For a student of another type than the teacher (or with
     ``sdakd.d_width: capacity``), the width follows the student's capacity: ``num_feat`` = teacher D
@@ -87,16 +89,19 @@ class RealESRGANFamily(TeacherFamily):
 
     Options (``sdakd``):
         scale_grow_ch (bool): Scale RRDB growth channels with the width. Default: true.
+        bicubic_skip (bool): Make the derived student an ``RRDBNetBicubicSkip``: the same RRDBNet, adding the
+            bicubic upscaling of its input to its output, so that it starts as bicubic upscaling and learns the
+            difference. Ignored when ``network_g`` is written out. Default: false (the paper's student).
         d_channel_multiple (int): Student D ``num_feat`` of the capacity rule is a multiple of this. Default: 8.
     """
 
     name = 'realesrgan'
     value_range = (0.0, 1.0)
     input_keys = ('lq', )
-    options = {'scale_grow_ch': True, 'd_channel_multiple': 8}
+    options = {'scale_grow_ch': True, 'd_channel_multiple': 8, 'bicubic_skip': False}
     #: the released x4plus discriminator (docs/weights.md); the ncnn package of the demo teacher does not ship it
     released_teacher_d = 'experiments/pretrained_models/RealESRGAN_x4plus_netD.pth'
-    generator_types = ('RRDBNet', )
+    generator_types = ('RRDBNet', 'RRDBNetBicubicSkip')
     discriminator_types = ('UNetDiscriminatorSN', )
     feature_every = 6
     main_option_file = 'sdakd_realesrgan_x4plus.yml'
@@ -121,6 +126,11 @@ class RealESRGANFamily(TeacherFamily):
     def student_generator_opt(self, teacher_opt, width):
         opt, net_type = self._copy_without_type(teacher_opt)
         self._require_type(net_type, self.generator_types, 'network_g')
+        bicubic_skip = self.option('bicubic_skip') if 'bicubic_skip' in self.options else False  # not SRVGG's
+        if not isinstance(bicubic_skip, bool):
+            raise ValueError(f'sdakd.bicubic_skip={bicubic_skip!r}: expected true or false.')
+        if bicubic_skip:
+            net_type = 'RRDBNetBicubicSkip'
         for key, default in self.scaled_generator_channels().items():
             opt[key] = scale_channels(opt.get(key, default), width, f'network_g_teacher.{key}')
         return dict(type=net_type, **opt)
