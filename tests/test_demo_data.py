@@ -163,6 +163,8 @@ LATER_RECIPE_KEYS = {'clean_pair_prob', 'train.colour_distill_opt.type', 'train.
                      'train.colour_distill_opt.loss_weight'}
 #: a later change still, which neither part of the one-hour student has: hue rotation instead of channel shuffling
 HUE_ROTATION_KEYS = {'channel_shuffle_prob', 'hue_rotation_prob'}
+#: and the latest: the demo's student adds a bicubic skip (RRDBNetBicubicSkip), the one-hour student does not
+BICUBIC_SKIP_KEYS = {'sdakd.bicubic_skip'}
 
 
 def test_cpu_hour_file_is_the_demo_recipe_on_the_photo_pool():
@@ -172,8 +174,9 @@ def test_cpu_hour_file_is_the_demo_recipe_on_the_photo_pool():
     data = {'datasets.train.name', 'datasets.train.dataroot_gt', 'datasets.train.meta_info',
             'datasets.train.dataset_enlarge_ratio'}
     changed = {k for k in set(base) | set(hour) if base.get(k) != hour.get(k)}
-    allowed = BUDGET_KEYS | data | LATER_RECIPE_KEYS | HUE_ROTATION_KEYS
+    allowed = BUDGET_KEYS | data | LATER_RECIPE_KEYS | HUE_ROTATION_KEYS | BICUBIC_SKIP_KEYS
     assert changed <= allowed, sorted(changed - allowed)
+    assert 'sdakd.bicubic_skip' not in hour  # the shipped one-hour student is a plain RRDBNet
     assert hour['clean_pair_prob'] == 0 and 'train.colour_distill_opt.type' not in hour
     assert hour['channel_shuffle_prob'] == 0.5 and 'hue_rotation_prob' not in hour
     assert hour['datasets.train.dataroot_gt'] == 'datasets/photos/gt'  # python -m sdakd_basicsr.data.training_photos
