@@ -73,6 +73,8 @@ def base_opt(config, name, total_iter, stages, seed, checkpoint_every):
     opt = load_options(os.path.join(REPO, CONFIGS[config][1]))
     opt['name'] = name
     opt['manual_seed'] = seed
+    if 'bicubic_skip' in opt['sdakd']:  # the demo's student has one; the study compares the paper's plain RRDBNet
+        opt['sdakd']['bicubic_skip'] = False
     scale = total_iter / opt['train']['total_iter']
     opt['train']['total_iter'] = total_iter
     opt['train']['stages'] = stages
