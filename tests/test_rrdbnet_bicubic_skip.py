@@ -8,10 +8,7 @@ import sdakd_basicsr  # noqa: F401  (registers the archs)
 from basicsr.archs import build_network
 
 from sdakd_basicsr.families import build_family, family_for_generator
-from sdakd_basicsr.models.sdakd_model import resolve_network_options
-
-X4PLUS = dict(type='RRDBNet', num_in_ch=3, num_out_ch=3, num_feat=64, num_block=23, num_grow_ch=32)
-X4PLUS_D = dict(type='UNetDiscriminatorSN', num_in_ch=3, num_feat=64, skip_connection=True)
+from test_srvgg_student import X4PLUS, resolved
 
 
 def skip_student(num_feat=16, num_grow_ch=8, num_block=23, scale=4, **extra):
@@ -77,28 +74,21 @@ def test_same_parameters_and_names_as_the_rrdbnet_student():
     skip.load_state_dict(plain.state_dict())
 
 
-def resolved(sdakd, network_g=None):
-    opt = dict(network_g_teacher=dict(X4PLUS), network_d_teacher=dict(X4PLUS_D), sdakd=dict(sdakd))
-    if network_g is not None:
-        opt['network_g'] = network_g
-    return resolve_network_options(opt, build_family('realesrgan', opt['sdakd']))
-
-
 @pytest.mark.parametrize('width, num_feat, num_grow_ch', [(0.25, 16, 8), (0.5, 32, 16)])
 def test_bicubic_skip_option_derives_the_width_scaled_student_with_the_skip(width, num_feat, num_grow_ch):
-    opt = resolved({'width': width, 'bicubic_skip': True})
+    opt = resolved(width=width, bicubic_skip=True)
     expected = skip_student(num_feat=num_feat, num_grow_ch=num_grow_ch)
     del expected['scale']  # the teacher's options leave RRDBNet's default, 4
     assert opt['network_g'] == expected
     # the student D is the plain student's: capacity rule, same parameters, same width
-    assert opt['network_d'] == resolved({'width': width})['network_d']
+    assert opt['network_d'] == resolved(width=width)['network_d']
     assert opt['network_d']['num_feat'] == 64 * width
-    assert resolved({'width': width})['network_g']['type'] == 'RRDBNet'  # default: the paper's student
+    assert resolved(width=width)['network_g']['type'] == 'RRDBNet'  # default: the paper's student
 
 
 def test_bicubic_skip_must_be_a_bool():
     with pytest.raises(ValueError, match=r"sdakd.bicubic_skip='yes'"):
-        resolved({'width': 0.25, 'bicubic_skip': 'yes'})
+        resolved(width=0.25, bicubic_skip='yes')
 
 
 def test_family_knows_the_type_and_taps_the_teacher_names():
@@ -106,7 +96,7 @@ def test_family_knows_the_type_and_taps_the_teacher_names():
     assert family_for_generator('RRDBNetBicubicSkip') == 'realesrgan'
     student, teacher = family.default_feature_layer_pairs(X4PLUS, skip_student())
     assert student == teacher == ['body.5', 'body.11', 'body.17', 'body.22', 'conv_body']
-    assert resolved({'width': 0.25}, network_g=skip_student())['network_g']['type'] == 'RRDBNetBicubicSkip'
+    assert resolved(skip_student(), width=0.25)['network_g']['type'] == 'RRDBNetBicubicSkip'
 
 
 @pytest.mark.slow
