@@ -2,7 +2,8 @@
 
 Builds the student of an SDAKD option file (``network_g``, derived from the teacher and ``sdakd.width`` where
 absent) and times its step on a fixed batch of the file's patch size: forward, L1 to a fixed target, backward,
-Adam. Reports how long ``torch.compile`` takes before its first step, and the median step of each variant, so
+Adam. Reports how long ``torch.compile`` takes before its first step (with an empty compile cache, as on a
+first run), and the median step of each variant (timed in interleaved rounds), so
 that a short run can tell whether compiling pays: it pays when the run's steps times the saving exceed the
 compile time. Adam is timed on its own with the default (per-tensor), ``foreach`` and ``fused`` implementations
 (``optim_g: {fused: true}`` in an option file passes through BasicSR to torch).
@@ -10,6 +11,10 @@ compile time. Adam is timed on its own with the default (per-tensor), ``foreach`
     python -m sdakd_basicsr.benchmarks.student_step -opt options/demo/sdakd_realesrgan_x4plus_demo.yml --threads 2
 """
 import argparse
+import contextlib
+import os
+import statistics
+import tempfile
 import time
 
 import torch
@@ -18,7 +23,7 @@ import sdakd_basicsr  # noqa: F401  (registers the student architectures)
 from basicsr.archs import build_network
 
 from sdakd_basicsr.utils.options import load_resolved_options
-from sdakd_basicsr.utils.profiling import count_params, markdown_table, median_latency, run_benchmark
+from sdakd_basicsr.utils.profiling import count_params, interleaved_times, markdown_table, run_benchmark
 
 #: families whose generator maps an LR patch to its upscaled image
 LR_PATCH_FAMILIES = ('realesrgan', 'srvgg')
@@ -35,6 +40,20 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--json', default=None, metavar='OUT.json', help='also write the result to this file')
     return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def _environ(**values):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def measure(args):
@@ -64,17 +83,22 @@ def measure(args):
 
     result = {'option_file': args.opt, 'network_g': opt['network_g']['type'], 'params_m': count_params(net) / 1e6,
               'batch': batch, 'lq_size': lq_size, 'param_tensors': len(list(net.parameters()))}
-    result['eager_s'] = median_latency(step_of(net), args.repeats, warmup=2, device=device)
+    steps = {'eager': step_of(net)}
     if not args.no_compile:
-        compiled = torch.compile(net)
-        start = time.perf_counter()
-        step_of(compiled)()
-        result['compile_and_first_step_s'] = time.perf_counter() - start
-        result['compiled_s'] = median_latency(step_of(compiled), args.repeats, warmup=1, device=device)
+        # a fresh compile cache: a first run compiles from scratch, a later one reuses what it wrote
+        with tempfile.TemporaryDirectory() as cache, _environ(TORCHINDUCTOR_CACHE_DIR=cache):
+            compiled = torch.compile(net)
+            start = time.perf_counter()
+            step_of(compiled)()
+            result['compile_and_first_step_s'] = time.perf_counter() - start
+        steps['compiled'] = step_of(compiled)
+    # the Adam steps alone use the gradients that the student steps before them in each round leave
     for name, kwargs in (('default', {}), ('foreach', {'foreach': True}), ('fused', {'fused': True})):
-        adam = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99), **kwargs)
-        step_of(net)()  # gradients to step with
-        result[f'adam_{name}_s'] = median_latency(adam.step, args.repeats * 2, warmup=2, device=device)
+        steps[f'adam_{name}'] = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99), **kwargs).step
+    # interleaved rounds: a load change on a shared machine hits every variant alike
+    times, errors = interleaved_times(steps, args.repeats, warmup=2, device=device)
+    result.update({f'{name}_s': statistics.median(values) for name, values in times.items()})
+    result['errors'] = errors
     return result
 
 
@@ -85,7 +109,9 @@ def to_markdown(result):
                      f"{result['eager_s'] / result['compiled_s']:.2f}"])
         rows.append(['torch.compile + its first step', f"{result['compile_and_first_step_s']:.1f}", ''])
     for name in ('default', 'foreach', 'fused'):
-        rows.append([f'Adam step alone, {name}', f"{result[f'adam_{name}_s']:.4f}", ''])
+        if f'adam_{name}_s' in result:
+            rows.append([f'Adam step alone, {name}', f"{result[f'adam_{name}_s']:.4f}", ''])
+    rows += [[f'{name}: failed', error, ''] for name, error in result['errors'].items()]
     head = (f"{result['network_g']} ({result['params_m']:.2f} M parameters in {result['param_tensors']} tensors), "
             f"batch {result['batch']} of {result['lq_size']} px LR patches, from {result['option_file']}\n\n")
     return head + markdown_table(['what', 'seconds', 'speed-up'], rows)
