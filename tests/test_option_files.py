@@ -142,8 +142,9 @@ def test_a_method_changes_what_it_names_and_leaves_the_source_alone():
         (6, ['pixel', 'distill', 'output_distill', 'colour_distill', 'gan'])]
     assert sdakd['train']['scheduler']['milestones'] == [18, 24, 27]  # the learning-rate steps follow the new budget
     halves = make_variant(source, 'no_kd_halves')  # no teacher signal: the source's stage-1 output_distill goes
+    half = source['train']['total_iter'] // 2
     assert [(s['iters'], s['losses'], s.get('train_d')) for s in halves['train']['stages']] == [
-        (400, ['pixel'], None), (400, ['pixel', 'gan'], 'student')]
+        (half, ['pixel'], None), (half, ['pixel', 'gan'], 'student')]
     assert json.dumps(source) == before
     with pytest.raises(ValueError, match='unknown method'):
         make_variant(source, 'sdakd_v2')
