@@ -3,7 +3,7 @@
 # build the demo data from scikit-image's photos, distil with SDAKD (all three stages) through BasicSR's own
 # training command, then write the comparison images and table into the experiment folder.
 #
-#   bash scripts/demo.sh           # the CPU demo: 320 iterations, 5-10 minutes on 2 cores, set-up included (README)
+#   bash scripts/demo.sh           # the CPU demo: 280 iterations, 5-10 minutes on 2 cores, set-up included (README)
 #   bash scripts/demo.sh --long    # 800 iterations: the student shipped in weights/ (10-20 minutes on 2 cores)
 #   bash scripts/demo.sh --gpu     # a GPU budget (num_gpu: auto; thousands of iterations, larger patches)
 # Runs from any working directory (it works in the repository), and again (each run retrains from scratch).
