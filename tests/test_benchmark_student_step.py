@@ -30,3 +30,16 @@ def test_times_the_demo_student_and_each_adam(tmp_path, capsys, one_thread):  # 
 def test_refuses_a_family_without_lr_patches():
     with pytest.raises(SystemExit, match="sdakd.family 'gcfsr'"):
         student_step.main(['-opt', TINY_GCFSR_YML, '--no-compile'])
+
+
+def test_a_failing_compile_is_reported_and_the_rest_still_timed(tmp_path, monkeypatch, one_thread):  # noqa: F811
+    def no_compiler(net):
+        def forward(x):
+            raise RuntimeError('no C++ compiler found\nmore detail')
+        return forward
+    monkeypatch.setattr(student_step.torch, 'compile', no_compiler)
+    out = tmp_path / 'step.json'
+    student_step.main(['-opt', DEMO_YML, '--repeats', '1', '--batch', '1', '--json', str(out)])
+    result = json.loads(out.read_text())
+    assert result['errors'] == {'compiled': 'RuntimeError: no C++ compiler found'}
+    assert result['eager_s'] > 0 and 'compiled_s' not in result and 'compile_and_first_step_s' not in result

@@ -83,22 +83,27 @@ def measure(args):
 
     result = {'option_file': args.opt, 'network_g': opt['network_g']['type'], 'params_m': count_params(net) / 1e6,
               'batch': batch, 'lq_size': lq_size, 'param_tensors': len(list(net.parameters()))}
-    steps = {'eager': step_of(net)}
+    steps, compile_error = {'eager': step_of(net)}, {}
     if not args.no_compile:
         # a fresh compile cache: a first run compiles from scratch, a later one reuses what it wrote
         with tempfile.TemporaryDirectory() as cache, _environ(TORCHINDUCTOR_CACHE_DIR=cache):
             compiled = torch.compile(net)
             start = time.perf_counter()
-            step_of(compiled)()
-            result['compile_and_first_step_s'] = time.perf_counter() - start
-        steps['compiled'] = step_of(compiled)
+            try:
+                step_of(compiled)()
+            except Exception as error:  # e.g. no C++ compiler for inductor: report it, time the rest
+                first_line = str(error).splitlines()[0] if str(error) else ''
+                compile_error['compiled'] = f'{type(error).__name__}: {first_line}'
+            else:
+                result['compile_and_first_step_s'] = time.perf_counter() - start
+                steps['compiled'] = step_of(compiled)
     # the Adam steps alone use the gradients that the student steps before them in each round leave
     for name, kwargs in (('default', {}), ('foreach', {'foreach': True}), ('fused', {'fused': True})):
         steps[f'adam_{name}'] = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99), **kwargs).step
     # interleaved rounds: a load change on a shared machine hits every variant alike
     times, errors = interleaved_times(steps, args.repeats, warmup=2, device=device)
     result.update({f'{name}_s': statistics.median(values) for name, values in times.items()})
-    result['errors'] = errors
+    result['errors'] = {**compile_error, **errors}
     return result
 
 
