@@ -43,3 +43,16 @@ def test_a_failing_compile_is_reported_and_the_rest_still_timed(tmp_path, monkey
     result = json.loads(out.read_text())
     assert result['errors'] == {'compiled': 'RuntimeError: no C++ compiler found'}
     assert result['eager_s'] > 0 and 'compiled_s' not in result and 'compile_and_first_step_s' not in result
+
+
+def test_use_compile_cache_points_inductor_at_a_fresh_or_a_given_folder(tmp_path, monkeypatch):
+    from sdakd_basicsr.utils.profiling import use_compile_cache
+    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', 'unchanged')  # restored after the test
+    cache, warm = use_compile_cache()
+    assert os.environ['TORCHINDUCTOR_CACHE_DIR'] == cache and os.listdir(cache) == [] and not warm
+    given = tmp_path / 'cache'
+    assert use_compile_cache(str(given)) == (str(given), False)  # not there yet: cold
+    given.mkdir()
+    (given / 'fxgraph').mkdir()
+    assert use_compile_cache(str(given)) == (str(given), True)
+    assert os.environ['TORCHINDUCTOR_CACHE_DIR'] == str(given)

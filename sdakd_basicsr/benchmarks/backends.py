@@ -13,8 +13,6 @@ Examples:
 """
 import argparse
 import json
-import os
-import tempfile
 import time
 from fractions import Fraction
 
@@ -25,7 +23,7 @@ from sdakd_basicsr.deploy.runner import DEFAULT_OVERLAP, DEFAULT_TILE, StudentRu
 from sdakd_basicsr.deploy.student import StudentSpec
 from sdakd_basicsr.families import build_family, family_for_generator
 from sdakd_basicsr.utils.profiling import (count_macs, count_params, environment, load_average, markdown_table,
-                                           median_latency, time_once)
+                                           median_latency, time_once, use_compile_cache)
 
 #: LR input (height, width) per case name; '720p' is a 1280×720 output frame of the ×4 models
 CASES = {'64': (64, 64), '256': (256, 256), '720p': (180, 320)}
@@ -75,9 +73,7 @@ def skipped(patterns, model, backend, case):
 
 def measure(args):
     torch.set_num_threads(args.threads)
-    cache = args.compile_cache or tempfile.mkdtemp(prefix='sdakd-inductor-')
-    warm = bool(args.compile_cache) and bool(os.listdir(cache)) if os.path.isdir(cache) else False
-    os.environ['TORCHINDUCTOR_CACHE_DIR'] = cache  # read by inductor when it compiles
+    _, warm = use_compile_cache(args.compile_cache)
     results = {'environment': environment(), 'load_average_start': load_average(), 'threads': args.threads,
                'batch': 1, 'tile': args.tile, 'overlap': args.overlap, 'compile_cache': 'warm' if warm else 'cold',
                'rows': []}

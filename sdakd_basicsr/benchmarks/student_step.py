@@ -3,18 +3,15 @@
 Builds the student of an SDAKD option file (``network_g``, derived from the teacher and ``sdakd.width`` where
 absent) and times its step on a fixed batch of the file's patch size: forward, L1 to a fixed target, backward,
 Adam. Reports how long ``torch.compile`` takes before its first step (with an empty compile cache, as on a
-first run), and the median step of each variant (timed in interleaved rounds), so
-that a short run can tell whether compiling pays: it pays when the run's steps times the saving exceed the
-compile time. Adam is timed on its own with the default (per-tensor), ``foreach`` and ``fused`` implementations
-(``optim_g: {fused: true}`` in an option file passes through BasicSR to torch).
+first run: ``TORCHINDUCTOR_CACHE_DIR`` is set to a new folder), and the median step of each variant (timed in
+interleaved rounds), so that a short run can tell whether compiling pays: it pays when the run's steps times
+the saving exceed the compile time. Adam is timed on its own with the default (per-tensor), ``foreach`` and
+``fused`` implementations (``optim_g: {fused: true}`` in an option file passes through BasicSR to torch).
 
     python -m sdakd_basicsr.benchmarks.student_step -opt options/demo/sdakd_realesrgan_x4plus_demo.yml --threads 2
 """
 import argparse
-import contextlib
-import os
 import statistics
-import tempfile
 import time
 
 import torch
@@ -23,7 +20,8 @@ import sdakd_basicsr  # noqa: F401  (registers the student architectures)
 from basicsr.archs import build_network
 
 from sdakd_basicsr.utils.options import load_resolved_options
-from sdakd_basicsr.utils.profiling import count_params, interleaved_times, markdown_table, run_benchmark
+from sdakd_basicsr.utils.profiling import (count_params, error_summary, interleaved_times, markdown_table,
+                                           run_benchmark, use_compile_cache)
 
 #: families whose generator maps an LR patch to its upscaled image
 LR_PATCH_FAMILIES = ('realesrgan', 'srvgg')
@@ -40,20 +38,6 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--json', default=None, metavar='OUT.json', help='also write the result to this file')
     return parser.parse_args(argv)
-
-
-@contextlib.contextmanager
-def _environ(**values):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def measure(args):
@@ -85,18 +69,16 @@ def measure(args):
               'batch': batch, 'lq_size': lq_size, 'param_tensors': len(list(net.parameters()))}
     steps, compile_error = {'eager': step_of(net)}, {}
     if not args.no_compile:
-        # a fresh compile cache: a first run compiles from scratch, a later one reuses what it wrote
-        with tempfile.TemporaryDirectory() as cache, _environ(TORCHINDUCTOR_CACHE_DIR=cache):
-            compiled = torch.compile(net)
-            start = time.perf_counter()
-            try:
-                step_of(compiled)()
-            except Exception as error:  # e.g. no C++ compiler for inductor: report it, time the rest
-                first_line = str(error).splitlines()[0] if str(error) else ''
-                compile_error['compiled'] = f'{type(error).__name__}: {first_line}'
-            else:
-                result['compile_and_first_step_s'] = time.perf_counter() - start
-                steps['compiled'] = step_of(compiled)
+        use_compile_cache()  # an empty one: a first run compiles from scratch, a later one reuses what it wrote
+        compiled = torch.compile(net)
+        start = time.perf_counter()
+        try:
+            step_of(compiled)()
+        except Exception as error:  # e.g. no C++ compiler for inductor: report it, time the rest
+            compile_error['compiled'] = error_summary(error)
+        else:
+            result['compile_and_first_step_s'] = time.perf_counter() - start
+            steps['compiled'] = step_of(compiled)
     # the Adam steps alone use the gradients that the student steps before them in each round leave
     for name, kwargs in (('default', {}), ('foreach', {'foreach': True}), ('fused', {'fused': True})):
         steps[f'adam_{name}'] = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99), **kwargs).step

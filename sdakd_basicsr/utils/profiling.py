@@ -91,6 +91,25 @@ def markdown_table(headers, rows):
     return '\n'.join(lines)
 
 
+def error_summary(error):
+    """``'ErrorType: first line of its message'``: a failed measurement's cell in a table."""
+    first_line = str(error).splitlines()[0] if str(error) else ''
+    return f'{type(error).__name__}: {first_line}'
+
+
+def use_compile_cache(path=None):
+    """Point inductor's compile cache (``TORCHINDUCTOR_CACHE_DIR``) at ``path``, or at a new empty folder.
+
+    Returns:
+        tuple[str, bool]: the folder, and whether it already held compiled code (a warm cache: compiling is then
+        much faster than on a first run).
+    """
+    cache = path or tempfile.mkdtemp(prefix='sdakd-inductor-')
+    warm = bool(path) and os.path.isdir(cache) and bool(os.listdir(cache))
+    os.environ['TORCHINDUCTOR_CACHE_DIR'] = cache  # read by inductor when it compiles
+    return cache, warm
+
+
 def interleaved_times(fns, repeats=5, warmup=1, device='cpu'):
     """Seconds of ``repeats`` calls of each callable in ``fns`` ({name: fn}), timed in interleaved rounds.
 
@@ -107,8 +126,7 @@ def interleaved_times(fns, repeats=5, warmup=1, device='cpu'):
                 fn()
             synchronize(device)
         except Exception as error:  # e.g. torch.compile without a working compiler: report it, time the rest
-            first_line = str(error).splitlines()[0] if str(error) else ''
-            errors[name] = f'{type(error).__name__}: {first_line}'
+            errors[name] = error_summary(error)
     times = {name: [] for name in fns if name not in errors}
     for _ in range(repeats):
         for name in times:
